@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * smtp.h - the SMTP protocol engine: bytes in; replies, events and body spans out.
+ *
+ * The engine does no I/O and never allocates. The embedder (a transport: kernel sockets, the
+ * DPDK TCP path, a test harness) owns:
+ *   - one struct smtp_config, shared read-only by every session of a core;
+ *   - one struct smtp_session per connection, zero-initialisable, passed to every call;
+ *   - its receive buffer: smtp_input() consumes a prefix of it and the embedder keeps the
+ *     unconsumed tail, appends newly received bytes and calls again;
+ *   - one struct smtp_io per call: a reply buffer the engine appends to and an event array.
+ *
+ * Calling pattern:
+ *
+ *	smtp_session_start(&s, &cfg, &io);          // queues the 220 greeting
+ *	for (;;) {
+ *		n = smtp_input(&s, &cfg, buf, len, &io); // consumes n bytes of buf
+ *		handle io.ev[0 .. io.nev); io.nev = 0;
+ *		if (io.flush) send io.reply[0 .. io.reply_len), io.reply_len = 0, io.flush = 0;
+ *		switch (smtp_state_of(&s)) {
+ *		case SMTP_WAIT:   ... later: smtp_resolve(&s, &cfg, &verdict, &io); break;
+ *		case SMTP_CLOSED: send what is left, close the connection; return;
+ *		default:          drop n bytes, receive more if n == 0 or all consumed; break;
+ *		}
+ *	}
+ *
+ * smtp_input() stops and returns early when: the input holds no further complete unit of work
+ * (it then needs more bytes), the event array is full, the reply buffer has less than
+ * SMTP_REPLY_MAX bytes free, a decision is pending (state SMTP_WAIT), or the session closed.
+ * It never reads past in[len - 1] and never writes past io->reply[io->reply_cap - 1].
+ *
+ * Pointers inside events (addresses, HELO names, body spans) point into the input buffer the
+ * caller passed, or at static constants; they stay valid until the caller discards or moves
+ * those input bytes. An embedder that must keep them (the spool) copies them.
+ *
+ * Errors: smtp_input() returns the number of bytes consumed (>= 0); protocol errors are SMTP
+ * replies, never return codes. smtp_resolve() returns 0, or -EINVAL when no decision is pending.
+ */
+#ifndef SLUICE_PARSER_SMTP_H
+#define SLUICE_PARSER_SMTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "parser/dscan.h"
+
+#define SMTP_REPLY_MAX	  1024 /* the longest reply the engine queues in one step (EHLO) */
+#define SMTP_LINE_MIN	  512  /* RFC 5321 4.5.3.1.4: command line incl. CRLF */
+#define SMTP_HOSTNAME_MAX 255
+
+/* Capabilities advertised in the EHLO reply (smtp_config.caps). */
+enum smtp_cap {
+	SMTP_CAP_PIPELINING = 1u << 0,
+	SMTP_CAP_SIZE = 1u << 1,
+	SMTP_CAP_8BITMIME = 1u << 2,
+	SMTP_CAP_CHUNKING = 1u << 3,
+	SMTP_CAP_BINARYMIME = 1u << 4,
+	SMTP_CAP_SMTPUTF8 = 1u << 5,
+	SMTP_CAP_ENHANCEDSTATUSCODES = 1u << 6,
+	SMTP_CAP_ALL = (1u << 7) - 1,
+};
+
+/* Which events wait for smtp_resolve() (smtp_config.decide). Message end always waits. */
+enum smtp_decide {
+	SMTP_DECIDE_HELO = 1u << 0,
+	SMTP_DECIDE_MAIL = 1u << 1,
+	SMTP_DECIDE_RCPT = 1u << 2,
+};
+
+enum smtp_bare_newline { SMTP_BARE_REJECT = 0, SMTP_BARE_NORMALIZE = 1 };
+
+struct smtp_config {
+	char hostname[SMTP_HOSTNAME_MAX + 1]; /* in 220 greeting, EHLO reply, 221 */
+	uint32_t caps;			      /* enum smtp_cap bits */
+	uint32_t decide;		      /* enum smtp_decide bits */
+	uint64_t max_message_size;	      /* octets after unstuffing; SIZE n; 0 = no limit */
+	uint32_t max_recipients;	      /* per transaction; >= 100 by default */
+	uint32_t max_errors;		      /* error replies per session, then 421; 0 = no limit */
+	uint32_t max_line;		      /* command line incl. CRLF, >= SMTP_LINE_MIN */
+	uint32_t max_text_line;		      /* DATA line incl. CRLF; 0 = no limit */
+	uint16_t vrfy_code;		      /* 252, 502 or 550 */
+	uint16_t expn_code;		      /* 502 (default), 252 or 550 */
+	uint8_t bare_newline;		      /* enum smtp_bare_newline */
+};
+
+/* Fill cfg with the defaults documented in docs/CONFIG.md. */
+void smtp_config_defaults(struct smtp_config *cfg);
+
+enum smtp_state {
+	SMTP_CONNECTED = 0, /* zero-initialised, before smtp_session_start() */
+	SMTP_GREETED,	    /* waiting for HELO/EHLO */
+	SMTP_READY,	    /* HELO/EHLO done, no transaction */
+	SMTP_MAIL,	    /* MAIL accepted, no recipient yet */
+	SMTP_RCPT,	    /* at least one recipient */
+	SMTP_DATA,	    /* inside DATA, scanning the body */
+	SMTP_BDAT,	    /* inside a BDAT chunk */
+	SMTP_WAIT,	    /* a decision is pending: see smtp_resolve() */
+	SMTP_CLOSED,	    /* 221 or 421 queued: flush the reply, then close */
+};
+
+const char *smtp_state_name(enum smtp_state st);
+
+enum smtp_event_type {
+	SMTP_EV_HELO,	   /* str = name; arg = 1 for EHLO */
+	SMTP_EV_MAIL,	   /* str = reverse-path without <> ("" for null); params, mail */
+	SMTP_EV_RCPT,	   /* str = forward-path without <>; params */
+	SMTP_EV_DATA,	   /* body begins (DATA got 354, or first BDAT chunk) */
+	SMTP_EV_BODY,	   /* str, len = a span of unstuffed message bytes */
+	SMTP_EV_END,	   /* message complete; the session waits for smtp_resolve() */
+	SMTP_EV_ABORT,	   /* transaction dropped (RSET, HELO, error, close): discard it */
+	SMTP_EV_REJECTED,  /* message read to its end and refused: arg = reply code */
+	SMTP_EV_CLOSE,	   /* the session ended (QUIT, 421, framing lost); arg = reply code */
+};
+
+enum smtp_body_type { SMTP_BODY_NONE = 0, SMTP_BODY_7BIT, SMTP_BODY_8BITMIME, SMTP_BODY_BINARYMIME };
+
+struct smtp_event {
+	uint8_t type;	/* enum smtp_event_type */
+	uint8_t body;	/* MAIL: enum smtp_body_type */
+	uint8_t utf8;	/* MAIL: SMTPUTF8 given */
+	uint8_t pad;
+	uint32_t arg;	/* see the event list */
+	const char *str; /* see the event list; not NUL-terminated */
+	size_t len;
+	const char *params; /* MAIL/RCPT: raw ESMTP parameter text after the path, may be "" */
+	size_t params_len;
+	uint64_t size;	/* MAIL: SIZE= value, 0 if absent */
+};
+
+struct smtp_io {
+	char *reply;	     /* reply bytes are appended here */
+	size_t reply_cap;    /* must be >= SMTP_REPLY_MAX */
+	size_t reply_len;
+	struct smtp_event *ev;
+	unsigned ev_cap;     /* must be >= 2 */
+	unsigned nev;
+	/*
+	 * Set (never cleared) by the engine when the queued replies must be sent now: RFC 2920
+	 * lets a server hold replies while it consumes more pipelined input, but not while it waits
+	 * for input, for a decision, or before closing. The embedder sends and clears it.
+	 */
+	int flush;
+};
+
+/*
+ * A decision for the pending event. code == 0 means the default success reply (250, or for
+ * SMTP_EV_END "250 2.0.0 Ok: queued as <queue_id>"). Otherwise code is the reply code, enh the
+ * enhanced status ("4.3.0"; NULL picks one from the code) and text the reply text (NULL picks a
+ * default). For SMTP_EV_END, a 4xx/5xx verdict discards the message.
+ */
+struct smtp_verdict {
+	uint16_t code;
+	const char *enh;
+	const char *text;
+	const char *queue_id; /* SMTP_EV_END with code 0 */
+};
+
+/*
+ * Per-connection state. Treat as opaque; zero-initialise, then smtp_session_start().
+ * Its size stays small (no buffers): sessions are kept for 100,000 connections per core.
+ */
+struct smtp_session {
+	uint8_t state;	    /* enum smtp_state */
+	uint8_t wait_for;   /* enum smtp_event_type being decided while SMTP_WAIT */
+	uint8_t resume;	    /* state to return to after the decision */
+	uint8_t ehlo;	    /* EHLO (1) or HELO (0) seen last */
+	uint8_t body;	    /* BODY= of the transaction */
+	uint8_t utf8;	    /* SMTPUTF8 of the transaction */
+	uint8_t bdat_last;  /* current BDAT chunk is LAST */
+	uint8_t tx_error;   /* sticky error inside DATA/BDAT: reply code class index */
+	uint8_t used_bdat;  /* transaction used BDAT: DATA is now 503 */
+	uint8_t discard;    /* discarding an over-long command line */
+	uint16_t tx_code;   /* sticky error reply code for the transaction */
+	uint32_t nrcpt;	    /* accepted recipients in the transaction */
+	uint32_t nerrors;   /* error replies so far */
+	uint32_t scanned;   /* bytes of an incomplete command line already scanned */
+	uint64_t size;	    /* octets of the message so far */
+	uint64_t declared;  /* SIZE= of the transaction */
+	uint64_t bdat_left; /* bytes left in the current BDAT chunk */
+	struct smtp_dscan dscan; /* DATA scanner state */
+};
+
+/* Queue the 220 greeting; the session is then SMTP_GREETED. */
+void smtp_session_start(struct smtp_session *s, const struct smtp_config *cfg, struct smtp_io *io);
+
+/* Consume input; see the header comment. Returns bytes consumed. */
+size_t smtp_input(struct smtp_session *s, const struct smtp_config *cfg, const char *in,
+		  size_t len, struct smtp_io *io);
+
+/* Answer the pending decision (state SMTP_WAIT). 0, or -EINVAL if nothing is pending. */
+int smtp_resolve(struct smtp_session *s, const struct smtp_config *cfg,
+		 const struct smtp_verdict *v, struct smtp_io *io);
+
+/*
+ * The connection is ending without QUIT (peer closed, timeout, shutdown). Emits SMTP_EV_ABORT
+ * if a transaction was open; with code != 0 queues "<code> 4.x.x <hostname> ..." (421 on
+ * shutdown or timeout). The session is then SMTP_CLOSED.
+ */
+void smtp_session_end(struct smtp_session *s, const struct smtp_config *cfg, uint16_t code,
+		      const char *text, struct smtp_io *io);
+
+static inline enum smtp_state smtp_state_of(const struct smtp_session *s)
+{
+	return (enum smtp_state)s->state;
+}
+
+#endif
