@@ -163,21 +163,19 @@ struct smtp_verdict {
 struct smtp_session {
 	uint8_t state;	    /* enum smtp_state */
 	uint8_t wait_for;   /* enum smtp_event_type being decided while SMTP_WAIT */
-	uint8_t resume;	    /* state to return to after the decision */
+	uint8_t resume;	    /* state to return to after a refused RCPT or a refused BDAT chunk */
 	uint8_t ehlo;	    /* EHLO (1) or HELO (0) seen last */
-	uint8_t body;	    /* BODY= of the transaction */
+	uint8_t body;	    /* BODY= of the transaction (enum smtp_body_type) */
 	uint8_t utf8;	    /* SMTPUTF8 of the transaction */
-	uint8_t bdat_last;  /* current BDAT chunk is LAST */
-	uint8_t tx_error;   /* sticky error inside DATA/BDAT: reply code class index */
-	uint8_t used_bdat;  /* transaction used BDAT: DATA is now 503 */
-	uint8_t discard;    /* discarding an over-long command line */
-	uint16_t tx_code;   /* sticky error reply code for the transaction */
+	uint8_t flags;	    /* internal flags (transaction open, BDAT, discarding, ...) */
+	uint8_t tx_error;   /* sticky error of the message or chunk being read (internal id) */
 	uint32_t nrcpt;	    /* accepted recipients in the transaction */
 	uint32_t nerrors;   /* error replies so far */
 	uint32_t scanned;   /* bytes of an incomplete command line already scanned */
 	uint64_t size;	    /* octets of the message so far */
 	uint64_t declared;  /* SIZE= of the transaction */
-	uint64_t bdat_left; /* bytes left in the current BDAT chunk */
+	uint64_t chunk;	    /* octets of the current BDAT chunk */
+	uint64_t bdat_left; /* octets left in the current BDAT chunk */
 	struct smtp_dscan dscan; /* DATA scanner state */
 };
 
