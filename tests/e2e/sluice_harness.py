@@ -33,7 +33,11 @@ Limits: every server binds 127.0.0.1 only; every wait has a timeout; the helpers
 a process they do not end by PID.
 """
 
+import collections
+import concurrent.futures
 import json
+import random
+import smtplib
 import os
 import re
 import shutil
@@ -231,8 +235,11 @@ class Sluice:
         self._reader = None
 
     def argv(self):
+        # --user -: keep the current user (as root, sluiced would otherwise switch to nobody,
+        # who cannot write the private spool directory).
         return [self.exe, '--listen', f'127.0.0.1:{self.port}', '--spool', self.spool,
-                '--workers', str(self.workers), '--hostname', HOSTNAME] + self.extra_args
+                '--workers', str(self.workers), '--hostname', HOSTNAME, '--user', '-'] \
+            + self.extra_args
 
     def start(self, timeout=READY_TIMEOUT):
         """Start and wait for a line containing 'ready' on stderr."""
@@ -401,11 +408,12 @@ class Spool:
                            f'exit {r.returncode}: {r.stderr.decode(errors="replace")[-2000:]}')
         return r.stdout
 
-    def load(self):
+    def load(self, parallel=4):
         """list() and cat every entry; entry.content is the message without Received:."""
         entries = self.list()
-        for e in entries:
-            data = self.cat(e.id)
+        with concurrent.futures.ThreadPoolExecutor(parallel) as pool:
+            datas = list(pool.map(lambda e: self.cat(e.id), entries))
+        for e, data in zip(entries, datas):
             try:
                 e.received, e.content = strip_received(data)
             except ValueError as err:
@@ -550,7 +558,164 @@ def ehlo_keywords(reply):
     return {x.split()[0].upper() for x in reply[1][1:] if x.split()}
 
 
+def send_get_id(port, mail_from, rcpts, msg, timeout=15):
+    """Send one message with smtplib; return the queue id from the 250 reply to the data."""
+    with smtplib.SMTP('127.0.0.1', port, local_hostname='client.example', timeout=timeout) as s:
+        s.ehlo()
+        code, text = s.mail(mail_from)
+        if code != 250:
+            raise SmtpError(f'MAIL: {code} {text!r}')
+        for r in rcpts:
+            code, text = s.rcpt(r)
+            if code != 250:
+                raise SmtpError(f'RCPT: {code} {text!r}')
+        code, text = s.data(msg)
+        if code != 250:
+            raise SmtpError(f'end of data: {code} {text!r}')
+        return queued_id(text.decode('utf-8', 'replace'))
+
+
 def queued_id(reply_text):
     """The queue id from '250 2.0.0 Ok: queued as ID', or None."""
     m = re.search(r'queued as ([A-Za-z0-9._-]+)', reply_text)
     return m.group(1) if m else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Bounded load from several smtplib threads, recording what got 250.
+
+
+class Load:
+    """threads x smtplib clients, each sending up to per_thread messages, per_conn per
+    connection, until stop() or its quota. acked[tid] = (from, rcpts, msg) for each message
+    whose end of data got 250; sent[tid] likewise for every message attempted. outcomes counts
+    how transactions ended: 'acked', reply codes, 'no-greeting' (refused or reset before the
+    220), 'dropped' (connection lost after the greeting without a reply to the last command)."""
+
+    def __init__(self, port, threads=8, per_thread=150, per_conn=5, seed=1):
+        self.port = port
+        self.per_thread = per_thread
+        self.per_conn = per_conn
+        self.lock = threading.Lock()
+        self.acked = {}
+        self.sent = {}
+        self.outcomes = collections.Counter()
+        self.errors = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(k, seed * 1000 + k),
+                                          daemon=True) for k in range(threads)]
+
+    def start(self):
+        for th in self._threads:
+            th.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+
+    def join(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        for th in self._threads:
+            th.join(max(0.1, deadline - time.monotonic()))
+        return not any(th.is_alive() for th in self._threads)
+
+    def n_acked(self):
+        with self.lock:
+            return len(self.acked)
+
+    def wait_acked(self, n, timeout):
+        deadline = time.monotonic() + timeout
+        while self.n_acked() < n and time.monotonic() < deadline and self.running():
+            time.sleep(0.01)
+        return self.n_acked()
+
+    def running(self):
+        return any(th.is_alive() for th in self._threads)
+
+    def _outcome(self, what, detail=None):
+        with self.lock:
+            self.outcomes[what] += 1
+            if detail and len(self.errors) < 20:
+                self.errors.append(detail)
+
+    def _run(self, k, seed):
+        rnd = random.Random(seed)
+        count = 0
+        while not self._stop.is_set() and count < self.per_thread:
+            try:
+                s = smtplib.SMTP('127.0.0.1', self.port, local_hostname='load.example',
+                                 timeout=20)
+            except smtplib.SMTPConnectError as e:
+                self._outcome(e.smtp_code, f'greeting {e.smtp_code} {e.smtp_error!r}')
+                time.sleep(0.02)
+                continue
+            except (OSError, smtplib.SMTPServerDisconnected):
+                self._outcome('no-greeting')
+                time.sleep(0.02)
+                continue
+            try:
+                for _ in range(self.per_conn):
+                    if self._stop.is_set() or count >= self.per_thread:
+                        break
+                    count += 1
+                    if not self._one(s, k, rnd):
+                        break
+                else:
+                    s.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+            finally:
+                s.close()
+
+    def _one(self, s, k, rnd):
+        tid = new_id()
+        mail_from = f'load{k}@client.example'
+        rcpts = [f'r{j}@dest.example' for j in range(1 + rnd.randrange(3))]
+        msg = make_message(tid, subject=f'load {k}', size=rnd.choice((0, 500, 3000, 20000)))
+        with self.lock:
+            self.sent[tid] = (mail_from, rcpts, msg)
+        try:
+            s.sendmail(mail_from, rcpts, msg)
+        except smtplib.SMTPRecipientsRefused as e:
+            code = min(c for c, _ in e.recipients.values())
+            self._outcome(code, f'RCPT {e.recipients!r}')
+            return False
+        except smtplib.SMTPResponseException as e:
+            self._outcome(e.smtp_code, f'{type(e).__name__} {e.smtp_code} {e.smtp_error!r}')
+            return False
+        except (OSError, smtplib.SMTPServerDisconnected) as e:
+            self._outcome('dropped', f'{type(e).__name__}: {e}')
+            return False
+        with self.lock:
+            self.acked[tid] = (mail_from, rcpts, msg)
+            self.outcomes['acked'] += 1
+        return True
+
+
+def check_acked_in_spool(t, load, entries, label):
+    """Every acked message stored exactly once, byte for byte with its envelope; nothing stored
+    twice; anything stored but not acked is still a complete message that was sent."""
+    index = {}
+    for e in entries:
+        m = re.search(rb'^X-E2E-Id: *([^\r\n]+)', e.content or b'', re.M | re.I)
+        index.setdefault(m.group(1).decode() if m else None, []).append(e)
+    missing = [x for x in load.acked if x not in index]
+    t.check(not missing, f'{label}: all {len(load.acked)} messages acknowledged with 250 are in '
+            'the spool', f'{len(missing)} missing, e.g. {missing[:5]}')
+    bad = []
+    for x, (mf, rc, msg) in load.acked.items():
+        for e in index.get(x, []):
+            if e.content != msg or e.mail_from != mf or e.rcpt != rc:
+                bad.append((e.id, describe_difference(e.content, msg) if e.content != msg
+                            else f'envelope {e.mail_from!r} {e.rcpt!r} want {mf!r} {rc!r}'))
+    t.check(not bad, f'{label}: every acknowledged message is byte-exact with its envelope',
+            bad[:3])
+    dups = {x: len(v) for x, v in index.items() if len(v) > 1}
+    t.check(not dups, f'{label}: no message is stored twice', dups)
+    extra = [x for x in index if x not in load.acked]
+    torn = [x for x in extra if x not in load.sent or
+            index[x][0].content != load.sent[x][2]]
+    t.check(not torn, f'{label}: the {len(extra)} stored but unacknowledged messages (the 250 '
+            'was lost with the connection) are complete, exact copies of what was sent',
+            torn[:5])
+    return index
