@@ -1,0 +1,659 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dp_session.c - the per-connection SMTP glue, independent of the transport: feeds received
+ * bytes to the protocol engine, turns its events into spool calls, answers its decisions,
+ * queues replies, applies backpressure, timeouts and connection limits, and closes.
+ *
+ * Public functions: the dp_sess_* of dp_transport.h (called by transports) and of
+ * dp_session.h (called by the worker core).
+ *
+ * Input: when nothing is buffered, the engine reads straight from the transport's buffer and
+ * only the unconsumed tail is copied into c->rx; otherwise new bytes are appended to c->rx and
+ * the engine reads from there. A connection is blocked while a decision is pending (SMTP_WAIT:
+ * the spool commit), while its reply buffer lacks SMTP_REPLY_MAX free bytes (output unsent),
+ * or while closing. Input arriving while blocked is kept in c->rx and receiving is paused
+ * (transport input(off)) until the connection is unblocked; more than conn_rx_size bytes
+ * ahead of a pending reply ends the session with 421.
+ *
+ * Lifetimes: the slot of a connection whose message commit is in flight (DP_C_COMMIT) is not
+ * freed when its socket closes; commit_done() frees it. Functions that may free c say so.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dataplane/dp_envelope.h"
+#include "dataplane/dp_session.h"
+#include "dataplane/dp_worker.h"
+
+static void advance(struct dp_worker *w, struct dp_conn *c);
+
+void dp_sess_ensure_bits(struct smtp_config *cfg)
+{
+	cfg->decide |= SMTP_DECIDE_RCPT; /* a recipient that does not fit is refused (452) */
+}
+
+static int in_data(const struct dp_conn *c)
+{
+	enum smtp_state st = smtp_state_of(&c->smtp);
+
+	return st == SMTP_DATA || st == SMTP_BDAT;
+}
+
+static uint32_t tx_room(const struct dp_conn *c)
+{
+	return c->tx_cap - c->tx_len;
+}
+
+static int blocked(const struct dp_conn *c)
+{
+	return (c->flags & DP_C_CLOSING) || smtp_state_of(&c->smtp) == SMTP_WAIT ||
+	       tx_room(c) < SMTP_REPLY_MAX;
+}
+
+/* Count replies by class: the last line of a reply has a space (or nothing) after the code. */
+static void count_replies(struct dp_worker *w, const char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i + 3 <= n) {
+		const char *nl = memchr(p + i, '\n', n - i);
+		size_t end = nl ? (size_t)(nl - p) + 1 : n;
+
+		if (i + 3 == end - 2 || p[i + 3] == ' ') {
+			unsigned cls = (unsigned)(p[i] - '0');
+
+			if (cls < 6)
+				DP_COUNT(w, replies[cls], 1);
+		}
+		i = end;
+	}
+}
+
+/* Decide whether c needs the send queue, and put it there. */
+static void schedule(struct dp_worker *w, struct dp_conn *c)
+{
+	int unsent = c->tx_len > ((c->flags & DP_C_SENDING) ? c->tx_flight : c->tx_off);
+
+	if (c->flags & (DP_C_TXQ | DP_C_CLOSED))
+		return;
+	if (c->flags & DP_C_SENDING) {
+		if (!unsent)
+			return; /* the completion schedules what follows */
+	}
+	if (unsent && (c->flags & (DP_C_FLUSH | DP_C_CLOSING) || tx_room(c) < SMTP_REPLY_MAX))
+		dp_worker_txq_push(w, c);
+	else if (!unsent && (c->flags & DP_C_CLOSING) && !(c->flags & DP_C_SENDING))
+		dp_worker_txq_push(w, c);
+}
+
+static void io_begin(struct dp_worker *w, struct dp_conn *c, struct smtp_io *io)
+{
+	io->reply = c->tx + c->tx_len;
+	io->reply_cap = tx_room(c);
+	io->reply_len = 0;
+	io->ev = w->ev;
+	io->ev_cap = DP_EVENTS;
+	io->nev = 0;
+	io->flush = 0;
+}
+
+static void tx_fail(struct dp_worker *w, struct dp_conn *c, int err)
+{
+	if (c->msg) {
+		spool_msg_abort(w->spool, c->msg);
+		c->msg = NULL;
+	}
+	if (!(c->flags & DP_C_TX_SKIP)) {
+		c->flags |= DP_C_TX_SKIP;
+		c->tx_code = err == -ENOSPC ? 452 : 451;
+	}
+}
+
+static void on_data(struct dp_worker *w, struct dp_conn *c)
+{
+	struct spool_envelope env;
+
+	c->t_data = w->now_ms;
+	c->data_bytes = 0;
+	c->msg_size = 0;
+	if (c->flags & DP_C_TX_SKIP)
+		return;
+	dp_env_build(w, c, &env);
+	c->msg = spool_msg_begin(w->spool, &env); /* copies the envelope */
+	if (!c->msg)
+		tx_fail(w, c, -errno);
+}
+
+static void tx_end(struct dp_worker *w, struct dp_conn *c, const char *verdict)
+{
+	if (c->flags & DP_C_TXN)
+		dp_env_log(w, c, NULL, verdict);
+	if (c->msg) {
+		spool_msg_abort(w->spool, c->msg);
+		c->msg = NULL;
+	}
+	dp_env_reset(c);
+}
+
+/* Handle the events of one engine call. Event strings point into the input being fed. */
+static void handle_events(struct dp_worker *w, struct dp_conn *c, const struct smtp_io *io)
+{
+	for (unsigned i = 0; i < io->nev; i++) {
+		const struct smtp_event *ev = &io->ev[i];
+
+		switch (ev->type) {
+		case SMTP_EV_HELO:
+			dp_env_helo(c, ev);
+			break;
+		case SMTP_EV_MAIL:
+			dp_env_mail(c, ev);
+			c->t_tx = w->now_ms;
+			break;
+		case SMTP_EV_RCPT:
+			c->rcpt_refused = dp_env_rcpt(w, c, ev) == 0 ? 0 : 1; /* see decide() */
+			break;
+		case SMTP_EV_DATA:
+			on_data(w, c);
+			break;
+		case SMTP_EV_BODY:
+			c->msg_size += ev->len;
+			if (c->msg && spool_msg_append(w->spool, c->msg, ev->str, ev->len) != 0)
+				tx_fail(w, c, -errno);
+			break;
+		case SMTP_EV_END:
+			break; /* the engine now waits: decide() */
+		case SMTP_EV_REJECTED:
+			DP_COUNT(w, msg_rejected, 1);
+			tx_end(w, c, ev->arg >= 500 ? "rejected" : "tempfail");
+			break;
+		case SMTP_EV_ABORT:
+			if (c->flags & DP_C_TXN)
+				DP_COUNT(w, msg_aborted, 1);
+			tx_end(w, c, "aborted");
+			break;
+		case SMTP_EV_CLOSE:
+		default:
+			break;
+		}
+	}
+}
+
+static void io_end(struct dp_worker *w, struct dp_conn *c, const struct smtp_io *io)
+{
+	if (io->reply_len) {
+		count_replies(w, io->reply, io->reply_len);
+		c->tx_len += (uint32_t)io->reply_len;
+	}
+	handle_events(w, c, io);
+	if (io->flush)
+		c->flags |= DP_C_FLUSH;
+}
+
+static void resolve(struct dp_worker *w, struct dp_conn *c, const struct smtp_verdict *v)
+{
+	struct smtp_io io;
+
+	io_begin(w, c, &io);
+	smtp_resolve(&c->smtp, &w->smtp, v, &io);
+	io_end(w, c, &io);
+	c->flags |= DP_C_FLUSH;
+}
+
+/*
+ * Runs from spool_writer_cqe() or spool_writer_poll(). c is valid: a slot with a commit in
+ * flight is never freed before this callback. THIS FUNCTION MAY FREE c.
+ */
+static void commit_done(void *arg, int result, const char *queue_id)
+{
+	struct dp_conn *c = arg;
+	struct dp_worker *w = c->w;
+	uint64_t us = w->now_us - c->t_commit;
+	struct smtp_verdict v = {0};
+	unsigned b = 0;
+
+	c->flags &= ~DP_C_COMMIT;
+	w->commits--;
+	while (b < DP_HIST_BUCKETS && us > dp_hist_bounds_us[b])
+		b++;
+	DP_COUNT(w, commit_hist[b], 1);
+	DP_COUNT(w, commit_sum_us, us);
+	DP_COUNT(w, commit_count, 1);
+	if (result == 0) {
+		DP_COUNT(w, msg_queued, 1);
+		DP_COUNT(w, msg_bytes, c->msg_size);
+		DP_COUNT(w, rcpts, c->nrcpt);
+	} else {
+		DP_COUNT(w, msg_tempfail, 1);
+	}
+	dp_env_log(w, c, result == 0 ? queue_id : NULL,
+		   result == 0 ? "queued" : result == -ENOSPC ? "tempfail-nospace" : "tempfail-io");
+	if (c->flags & DP_C_CLOSED) { /* the socket went away meanwhile; the slot waited */
+		dp_conn_free(w, c);
+		return;
+	}
+	if (!(c->flags & DP_C_CLOSING)) {
+		if (result == -ENOSPC)
+			v = (struct smtp_verdict){452, "4.3.1", "Insufficient system storage", NULL};
+		else if (result != 0)
+			v = (struct smtp_verdict){451, "4.3.0", "Local error in processing", NULL};
+		else
+			v.queue_id = queue_id;
+		resolve(w, c, &v);
+	}
+	c->msg = NULL;
+	dp_env_reset(c);
+	dp_worker_runq_push(w, c);
+}
+
+static void decide_end(struct dp_worker *w, struct dp_conn *c)
+{
+	struct smtp_verdict v = {0};
+	int rc;
+
+	if (c->msg && !(c->flags & DP_C_TX_SKIP)) {
+		c->t_commit = w->now_us;
+		rc = spool_msg_commit(w->spool, c->msg, commit_done, c);
+		if (rc == 0) {
+			c->flags |= DP_C_COMMIT;
+			w->commits++;
+			c->msg = NULL; /* the spool owns it until commit_done() */
+			return;
+		}
+		tx_fail(w, c, rc);
+	}
+	if (!(c->flags & DP_C_TX_SKIP))
+		tx_fail(w, c, -EIO);
+	if (c->tx_code == 452)
+		v = (struct smtp_verdict){452, "4.3.1", "Insufficient system storage", NULL};
+	else
+		v = (struct smtp_verdict){451, "4.3.0", "Local error in processing", NULL};
+	DP_COUNT(w, msg_tempfail, 1);
+	dp_env_log(w, c, NULL, c->tx_code == 452 ? "tempfail-nospace" : "tempfail-io");
+	resolve(w, c, &v);
+	dp_env_reset(c);
+}
+
+/* The engine waits for a decision: answer it now, or start the commit. */
+static void decide(struct dp_worker *w, struct dp_conn *c)
+{
+	struct smtp_verdict v = {0};
+
+	switch (c->smtp.wait_for) {
+	case SMTP_EV_END:
+		decide_end(w, c);
+		return;
+	case SMTP_EV_RCPT:
+		if (c->rcpt_refused) /* dp_env_rcpt() found no room for it */
+			v = (struct smtp_verdict){452, "4.5.3", "Too many recipients", NULL};
+		c->rcpt_refused = 0;
+		break;
+	default:
+		break; /* HELO, MAIL: accepted; policy will plug in here */
+	}
+	resolve(w, c, &v);
+}
+
+static void begin_close(struct dp_worker *w, struct dp_conn *c)
+{
+	if (c->flags & DP_C_CLOSING)
+		return;
+	c->flags |= DP_C_CLOSING;
+	c->flags &= ~DP_C_WANT_READ;
+	c->t_active = w->now_ms; /* starts the grace for the last reply */
+	schedule(w, c);
+}
+
+/* End the session with code (0: silently), e.g. 421 on timeout or shutdown. */
+static void end_session(struct dp_worker *w, struct dp_conn *c, uint16_t code, const char *text)
+{
+	struct smtp_io io;
+
+	if (c->flags & DP_C_CLOSING)
+		return;
+	io_begin(w, c, &io);
+	if (io.reply_cap < SMTP_REPLY_MAX)
+		code = 0; /* no room: the client is not reading anyway */
+	smtp_session_end(&c->smtp, &w->smtp, code, text, &io);
+	io_end(w, c, &io);
+	begin_close(w, c);
+}
+
+/*
+ * Feed p[0 .. n) to the engine until it needs more input or the connection blocks. Returns
+ * the bytes consumed. Events are handled here, while p is still valid.
+ */
+static size_t feed(struct dp_worker *w, struct dp_conn *c, const char *p, size_t n)
+{
+	size_t off = 0;
+
+	while (!blocked(c)) {
+		struct smtp_io io;
+		size_t k;
+
+		io_begin(w, c, &io);
+		k = smtp_input(&c->smtp, &w->smtp, p + off, n - off, &io);
+		off += k;
+		io_end(w, c, &io);
+		switch (smtp_state_of(&c->smtp)) {
+		case SMTP_CLOSED:
+			begin_close(w, c);
+			return off;
+		case SMTP_WAIT:
+			decide(w, c);
+			continue; /* decided now, or blocked until the commit completes */
+		default:
+			break;
+		}
+		if (off == n || (k == 0 && io.nev == 0 && io.reply_len == 0))
+			break;
+	}
+	return off;
+}
+
+static void overflow(struct dp_worker *w, struct dp_conn *c)
+{
+	DP_COUNT(w, rx_overflow, 1);
+	dp_log_printf(&w->log, w->real_us, DP_LOG_INFO, "client=%s: too much pipelined input",
+		      c->peer_text);
+	end_session(w, c, 421, "Too much pipelined input");
+}
+
+static void consume_rx(struct dp_worker *w, struct dp_conn *c)
+{
+	size_t k;
+
+	if (c->rx_len == 0 || blocked(c))
+		return;
+	k = feed(w, c, c->rx, c->rx_len);
+	if (k) {
+		memmove(c->rx, c->rx + k, c->rx_len - k);
+		c->rx_len -= (uint32_t)k;
+	}
+}
+
+enum { WHY_NONE, WHY_IDLE, WHY_RATE, WHY_SESSION };
+
+#define CLOSE_GRACE_MS 10000 /* to deliver the last reply before the socket is cut */
+
+/* When c times out next, and why. UINT64_MAX: no deadline (waiting for our own decision). */
+static uint64_t deadline(const struct dp_worker *w, const struct dp_conn *c, int *why)
+{
+	const struct dp_limits *l = &w->limits;
+	uint64_t d = UINT64_MAX, t;
+
+	*why = WHY_NONE;
+	if (c->flags & DP_C_CLOSING) {
+		*why = WHY_IDLE;
+		t = l->cmd_timeout_ms < CLOSE_GRACE_MS ? l->cmd_timeout_ms : CLOSE_GRACE_MS;
+		return c->t_active + t;
+	}
+	if (smtp_state_of(&c->smtp) != SMTP_WAIT || tx_room(c) < SMTP_REPLY_MAX) {
+		d = c->t_active + (in_data(c) ? l->data_timeout_ms : l->cmd_timeout_ms);
+		*why = WHY_IDLE;
+	}
+	if (in_data(c) && l->min_data_rate) {
+		/* the bytes so far satisfy the rate until t_data + bytes / rate */
+		uint64_t need = c->data_bytes * 1000 / l->min_data_rate;
+
+		t = c->t_data + (need > l->min_data_rate_grace_ms ? need : l->min_data_rate_grace_ms);
+		if (t < d) {
+			d = t;
+			*why = WHY_RATE;
+		}
+	}
+	if (l->session_timeout_ms && c->t_open + l->session_timeout_ms < d) {
+		d = c->t_open + l->session_timeout_ms;
+		*why = WHY_SESSION;
+	}
+	return d;
+}
+
+/* Timers are lazy: moving a deadline later costs nothing; the wheel re-checks when it fires. */
+static void arm_timer(struct dp_worker *w, struct dp_conn *c)
+{
+	int why;
+	uint64_t d = deadline(w, c, &why);
+
+	if (d == UINT64_MAX)
+		dp_timer_cancel(w->wheel, &c->timer);
+	else if (!dp_timer_armed(&c->timer) || d < c->timer.expires)
+		dp_timer_arm(w->wheel, &c->timer, d);
+}
+
+/* Cut the connection now. The transport reports dp_sess_released() later, never inside. */
+static void force_close(struct dp_worker *w, struct dp_conn *c)
+{
+	c->flags |= DP_C_CLOSING;
+	c->flags &= ~DP_C_WANT_READ;
+	if (c->flags & (DP_C_TP_CLOSE | DP_C_CLOSED))
+		return;
+	c->flags |= DP_C_TP_CLOSE;
+	dp_timer_cancel(w->wheel, &c->timer);
+	w->tp->close(w, c);
+}
+
+static int idle_state(const struct dp_conn *c)
+{
+	enum smtp_state st = smtp_state_of(&c->smtp);
+
+	return st == SMTP_CONNECTED || st == SMTP_GREETED || st == SMTP_READY;
+}
+
+/* Settle c after any change: shutdown drain, deferred EOF, reading on/off, sending, timer. */
+static void advance(struct dp_worker *w, struct dp_conn *c)
+{
+	if (c->flags & (DP_C_CLOSED | DP_C_TP_CLOSE))
+		return;
+	if (!(c->flags & DP_C_CLOSING)) {
+		if ((c->flags & DP_C_DRAIN) && idle_state(c) && !blocked(c))
+			end_session(w, c, 421, "Service shutting down");
+		else if ((c->flags & DP_C_EOF) && !blocked(c))
+			end_session(w, c, 0, NULL);
+	}
+	if (!(c->flags & (DP_C_CLOSING | DP_C_EOF))) {
+		/* Pause only when input is waiting that cannot be consumed now. */
+		int want = !blocked(c) || c->rx_len == 0;
+
+		if (want && !(c->flags & DP_C_WANT_READ)) {
+			c->flags |= DP_C_WANT_READ;
+			w->tp->input(w, c, 1);
+		} else if (!want && (c->flags & DP_C_WANT_READ)) {
+			c->flags &= ~DP_C_WANT_READ;
+			w->tp->input(w, c, 0);
+		}
+	}
+	schedule(w, c);
+	arm_timer(w, c);
+}
+
+static void refuse(struct dp_worker *w, struct dp_conn *c, const char *text)
+{
+	int n = snprintf(c->tx, c->tx_cap, "421 4.7.0 %s %s\r\n", w->smtp.hostname, text);
+
+	c->tx_len = n > 0 && (uint32_t)n < c->tx_cap ? (uint32_t)n : 0;
+	DP_COUNT(w, replies[4], 1);
+	dp_log_printf(&w->log, w->real_us, DP_LOG_INFO, "client=%s: refused: %s", c->peer_text,
+		      text);
+	begin_close(w, c);
+}
+
+void dp_sess_open(struct dp_worker *w, struct dp_conn *c)
+{
+	struct smtp_io io;
+	uint32_t n;
+
+	c->t_open = c->t_active = w->now_ms;
+	dp_addr_format((const struct sockaddr *)&c->peer, c->peer_text, sizeof(c->peer_text));
+	dp_limit_key((const struct sockaddr *)&c->peer, &c->key);
+	n = dp_limit_inc(&w->clients, &c->key);
+	DP_COUNT(w, conn_accepted, 1);
+	if (w->stopping) {
+		refuse(w, c, "Service shutting down");
+	} else if (w->nopen > w->limits.max_conns) {
+		DP_COUNT(w, conn_refused_limit, 1);
+		refuse(w, c, "Too many connections, try again later");
+	} else if (n == 0 ||
+		   (w->limits.max_conns_per_client && n > w->limits.max_conns_per_client)) {
+		DP_COUNT(w, conn_refused_client, 1);
+		refuse(w, c, "Too many connections from your address");
+	} else {
+		io_begin(w, c, &io);
+		smtp_session_start(&c->smtp, &w->smtp, &io);
+		io_end(w, c, &io);
+		c->flags |= DP_C_FLUSH;
+	}
+	advance(w, c);
+}
+
+void dp_sess_input(struct dp_worker *w, struct dp_conn *c, const char *p, size_t n)
+{
+	size_t k = 0;
+
+	if (c->flags & (DP_C_CLOSING | DP_C_CLOSED))
+		return; /* ending: input is ignored */
+	DP_COUNT(w, bytes_in, n);
+	c->t_active = w->now_ms;
+	if (in_data(c))
+		c->data_bytes += n;
+	if (c->rx_len == 0) {
+		if (!blocked(c))
+			k = feed(w, c, p, n);
+		if (n - k > c->rx_cap) {
+			overflow(w, c);
+		} else if (!(c->flags & DP_C_CLOSING)) {
+			memcpy(c->rx, p + k, n - k);
+			c->rx_len = (uint32_t)(n - k);
+		}
+	} else if (n > c->rx_cap - c->rx_len) {
+		overflow(w, c);
+	} else {
+		memcpy(c->rx + c->rx_len, p, n);
+		c->rx_len += (uint32_t)n;
+		consume_rx(w, c);
+	}
+	advance(w, c);
+}
+
+void dp_sess_sent(struct dp_worker *w, struct dp_conn *c, size_t n)
+{
+	int was_full = tx_room(c) < SMTP_REPLY_MAX;
+
+	DP_COUNT(w, bytes_out, n);
+	c->tx_off += (uint32_t)n;
+	if (!(c->flags & DP_C_CLOSING))
+		c->t_active = w->now_ms;
+	if (c->tx_off < c->tx_flight) {
+		c->flags |= DP_C_FLUSH; /* short send: the rest goes out next */
+	} else {
+		memmove(c->tx, c->tx + c->tx_off, c->tx_len - c->tx_off);
+		c->tx_len -= c->tx_off;
+		c->tx_off = c->tx_flight = 0;
+		if (was_full && !blocked(c) && c->rx_len)
+			dp_worker_runq_push(w, c); /* room for replies again: consume input */
+	}
+	advance(w, c);
+}
+
+void dp_sess_eof(struct dp_worker *w, struct dp_conn *c, int err)
+{
+	c->flags |= DP_C_EOF;
+	c->flags &= ~DP_C_WANT_READ;
+	if (err) { /* reset or failed: nobody to talk to */
+		end_session(w, c, 0, NULL);
+		force_close(w, c);
+		return;
+	}
+	advance(w, c);
+}
+
+void dp_sess_released(struct dp_worker *w, struct dp_conn *c)
+{
+	c->flags |= DP_C_CLOSED | DP_C_CLOSING;
+	dp_timer_cancel(w->wheel, &c->timer);
+	dp_limit_dec(&w->clients, &c->key);
+	DP_COUNT(w, conn_closed, 1);
+	if (c->msg) { /* normally aborted by SMTP_EV_ABORT already */
+		spool_msg_abort(w->spool, c->msg);
+		c->msg = NULL;
+	}
+	if (c->flags & DP_C_COMMIT)
+		return; /* commit_done() frees the slot */
+	dp_conn_free(w, c); /* c is gone */
+}
+
+void dp_sess_run(struct dp_worker *w, struct dp_conn *c)
+{
+	if (c->flags & DP_C_CLOSED)
+		return;
+	if ((c->flags & DP_C_TP_CLOSE) && c->fd < 0 && c->refs == 0) {
+		dp_sess_released(w, c); /* the transport closed without a completion; frees c */
+		return;
+	}
+	if (!(c->flags & DP_C_CLOSING))
+		consume_rx(w, c);
+	advance(w, c);
+}
+
+void dp_sess_flush(struct dp_worker *w, struct dp_conn *c)
+{
+	if (c->flags & (DP_C_CLOSED | DP_C_TP_CLOSE | DP_C_SENDING))
+		return;
+	if (c->tx_len > c->tx_off) {
+		c->flags &= ~DP_C_FLUSH;
+		w->tp->output(w, c);
+	} else if (c->flags & DP_C_CLOSING) {
+		force_close(w, c);
+	}
+}
+
+void dp_sess_timer(void *worker, struct dp_timer *t)
+{
+	struct dp_worker *w = worker;
+	struct dp_conn *c = (struct dp_conn *)((char *)t - offsetof(struct dp_conn, timer));
+	static const char *const what[] = {"", "idle timeout", "data rate too low",
+					   "session time limit"};
+	int why;
+	uint64_t d = deadline(w, c, &why);
+
+	if (d > w->now_ms) {
+		if (d != UINT64_MAX)
+			dp_timer_arm(w->wheel, t, d);
+		return;
+	}
+	if (c->flags & DP_C_CLOSING) {
+		force_close(w, c); /* the last reply could not be delivered */
+		return;
+	}
+	if (why == WHY_RATE)
+		DP_COUNT(w, timeout_rate, 1);
+	else if (why == WHY_SESSION)
+		DP_COUNT(w, timeout_session, 1);
+	else
+		DP_COUNT(w, timeout_idle, 1);
+	dp_log_printf(&w->log, w->real_us, DP_LOG_INFO, "client=%s: %s in state %s", c->peer_text,
+		      what[why], smtp_state_name(smtp_state_of(&c->smtp)));
+	end_session(w, c, 421, why == WHY_RATE ? "Error: data rate too low"
+			       : why == WHY_SESSION ? "Error: session time limit exceeded"
+						    : "Error: timeout exceeded");
+	advance(w, c);
+}
+
+void dp_sess_shutdown(struct dp_worker *w, struct dp_conn *c, int force)
+{
+	if (c->flags & DP_C_CLOSED)
+		return;
+	if (force == 2) {
+		end_session(w, c, 0, NULL);
+		force_close(w, c);
+		return;
+	}
+	if (c->flags & DP_C_CLOSING)
+		return;
+	if ((force && !(c->flags & DP_C_COMMIT)) || idle_state(c))
+		end_session(w, c, 421, "Service shutting down");
+	else
+		c->flags |= DP_C_DRAIN;
+	advance(w, c);
+}
