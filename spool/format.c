@@ -181,6 +181,11 @@ void spool_env_encode(uint8_t *p, const struct spool_envelope *env, const char *
 	put_field(p, SPOOL_ENV_RECEIVED_LEN, u, 4);
 }
 
+/* Fields every envelope has; RECEIVED_LEN is written last, so a cut envelope lacks it. */
+#define ENV_REQUIRED                                                                               \
+	(1u << SPOOL_ENV_QUEUE_ID | 1u << SPOOL_ENV_RECV_TIME | 1u << SPOOL_ENV_CLIENT |           \
+	 1u << SPOOL_ENV_FLAGS | 1u << SPOOL_ENV_MAIL_FROM | 1u << SPOOL_ENV_RECEIVED_LEN)
+
 /* Iterates fields: returns 1 with *tag, *v, *vn set; 0 at the end; -EINVAL if truncated. */
 static int next_field(const uint8_t *p, size_t n, size_t *pos, unsigned *tag, const uint8_t **v,
 		      size_t *vn)
@@ -298,7 +303,7 @@ int spool_env_decode(const uint8_t *p, size_t n, struct spool_envelope *env,
 	size_t pos = 0, vn;
 	const uint8_t *v;
 	unsigned tag;
-	uint32_t nr = 0;
+	uint32_t nr = 0, seen = 0;
 	int rc;
 
 	memset(env, 0, sizeof(*env));
@@ -307,6 +312,8 @@ int spool_env_decode(const uint8_t *p, size_t n, struct spool_envelope *env,
 	env->rcpt = rcpt;
 	env->rcpt_params = rcpt_params;
 	while ((rc = next_field(p, n, &pos, &tag, &v, &vn)) > 0) {
+		if (tag < 32)
+			seen |= 1u << tag;
 		if (tag == SPOOL_ENV_RCPT) {
 			if (nr < cap) {
 				set_str(&rcpt[nr], v, vn);
@@ -323,7 +330,7 @@ int spool_env_decode(const uint8_t *p, size_t n, struct spool_envelope *env,
 			return -EINVAL;
 		}
 	}
-	if (rc < 0 || queue_id[0] == 0)
+	if (rc < 0 || (seen & ENV_REQUIRED) != ENV_REQUIRED)
 		return -EINVAL;
 	env->nrcpt = nr;
 	return 0;

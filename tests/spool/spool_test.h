@@ -180,4 +180,69 @@ static inline void t_config(struct spool_config *cfg, const char *dir)
 	cfg->min_free_bytes = 0;
 }
 
+/* Begins a message (waiting out EAGAIN), or NULL with errno set. */
+static inline struct spool_msg *t_begin(struct spool_writer *w, struct io_uring *ring,
+					const struct spool_envelope *env)
+{
+	struct spool_msg *m;
+
+	while (!(m = spool_msg_begin(w, env)) && errno == EAGAIN)
+		t_loop_once(w, ring, 1000);
+	return m;
+}
+
+/* Appends in pieces of at most chunk octets, waiting out -EAGAIN. */
+static inline int t_append(struct spool_writer *w, struct io_uring *ring, struct spool_msg *m,
+			   const void *p, size_t n, size_t chunk)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		size_t k = n < chunk ? n : chunk;
+		int rc = spool_msg_append(w, m, c, k);
+
+		if (rc == -EAGAIN) {
+			t_loop_once(w, ring, 1000);
+			continue;
+		}
+		if (rc != 0)
+			return rc;
+		c += k;
+		n -= k;
+	}
+	return 0;
+}
+
+/* One whole message, committed and waited for; returns the callback's result. */
+static inline int t_put(struct spool_writer *w, struct io_uring *ring,
+			const struct spool_envelope *env, const void *body, size_t n,
+			char qid[SPOOL_QUEUE_ID_MAX])
+{
+	struct t_result r = {0};
+	struct spool_msg *m = t_begin(w, ring, env);
+
+	if (!m)
+		return -errno;
+	if (t_append(w, ring, m, body, n, 65536) != 0)
+		return -EINVAL;
+	spool_msg_commit(w, m, t_commit_cb, &r);
+	if (!t_loop_until(w, ring, &r.done, 10000000))
+		return -ETIMEDOUT;
+	if (qid)
+		snprintf(qid, SPOOL_QUEUE_ID_MAX, "%s", r.qid);
+	return r.result;
+}
+
+/* Reads a whole message through the reader into a malloc'ed buffer. */
+static inline char *t_read_all(struct spool_reader *r, const struct spool_entry *e)
+{
+	char *buf = malloc(e->size + 1);
+
+	if (buf && spool_reader_read(r, e, 0, buf, e->size) != (long)e->size) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
 #endif
