@@ -193,8 +193,12 @@ static int compile_db(struct pol_rules *r, struct pol_db *d, struct pol_error *e
 	if (ce->expression >= 0 && (uint32_t)ce->expression < d->n) {
 		const struct pol_rule *ru = &r->rule[d->ids[ce->expression]];
 
+		const char *why = ce->message;
+
+		if (!strncmp(why, "Pattern matches empty buffer", 28))
+			why = "it matches the empty string, which a body pattern may not";
 		pol_err(err, "%s:%u: rule '%s': cannot compile pattern %s: %s", r->name, ru->line,
-			ru->id, ru->src, ce->message);
+			ru->id, ru->src, why);
 	} else {
 		pol_err(err, "%s: cannot compile the %u %s rules together: %s", r->name, d->n,
 			field_name(r, d), ce->message);

@@ -40,7 +40,8 @@ void pol_core_config_defaults(struct pol_core_config *cfg)
 static struct pol_tx *tx_new(struct pol_core *c, struct pol_rules *r)
 {
 	size_t words = r->words ? r->words : 1;
-	struct pol_tx *tx = calloc(1, sizeof(*tx) + words * sizeof(uint64_t) + r->set.header_max);
+	struct pol_tx *tx = calloc(1, sizeof(*tx) + words * sizeof(uint64_t) + r->set.header_max +
+					   POL_OVERREAD); /* the header buffer is padded */
 
 	if (!tx)
 		return NULL;
@@ -113,7 +114,8 @@ int pol_core_create(struct pol_core **out, struct pol_rules *rules,
 	c->rules = pol_rules_get(rules);
 	c->ev_cap = rules->max_env ? rules->max_env : 1;
 	c->ev = malloc(c->ev_cap * sizeof(*c->ev));
-	if (!c->ev || (rules->proto && hs_clone_scratch(rules->proto, &c->scratch) != HS_SUCCESS)) {
+	c->bounce = calloc(1, POL_BOUNCE);
+	if (!c->ev || !c->bounce || (rules->proto && hs_clone_scratch(rules->proto, &c->scratch) != HS_SUCCESS)) {
 		pol_core_destroy(c);
 		return -ENOMEM;
 	}
@@ -136,6 +138,7 @@ void pol_core_destroy(struct pol_core *c)
 	pol_rules_put(c->rules);
 	hs_free_scratch(c->scratch);
 	free(c->ev);
+	free(c->bounce);
 	free(c);
 }
 

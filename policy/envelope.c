@@ -19,7 +19,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <limits.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,11 +136,17 @@ static int env_scan(struct pol_core *c, const struct pol_rules *r, enum pol_fiel
 	db = &r->db[r->fdb[f]];
 	if (db->ids[0] >= best)
 		return 0;
-	if (n > UINT_MAX)
-		n = UINT_MAX;
+	if (n > POL_ENV_MAX)
+		n = POL_ENV_MAX;
+	if (!n) {
+		s = pol_zero_pad;
+	} else if (!pol_tail_safe(s, n)) {
+		memcpy(c->bounce, s, n);
+		s = c->bounce;
+	}
 	c->st.scan_calls++;
 	c->st.scan_bytes += n;
-	if (hs_scan(db->hs, n ? s : "", (unsigned)n, 0, c->scratch, ev_on_match, c) != HS_SUCCESS) {
+	if (hs_scan(db->hs, s, (unsigned)n, 0, c->scratch, ev_on_match, c) != HS_SUCCESS) {
 		c->st.hs_errors++;
 		c->nev = 0;
 		return -EIO;

@@ -26,7 +26,6 @@
  * octets (the rest is not scanned, counted in pol_stats.header_truncated).
  */
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,6 +60,9 @@ void pol_tx_check_done(struct pol_tx *tx)
 		tx->flags |= POL_TX_DONE;
 }
 
+const char pol_zero_pad[POL_OVERREAD];
+
+/* Header values: they live in hbuf, which has POL_OVERREAD bytes of padding. */
 static void block_scan(struct pol_core *c, struct pol_tx *tx, const struct pol_db *db,
 		       const char *s, size_t n)
 {
@@ -68,26 +70,44 @@ static void block_scan(struct pol_core *c, struct pol_tx *tx, const struct pol_d
 		return;
 	c->st.scan_calls++;
 	c->st.scan_bytes += n;
-	if (hs_scan(db->hs, n ? s : "", (unsigned)n, 0, c->scratch, pol_tx_on_match, tx) !=
-	    HS_SUCCESS) {
+	if (hs_scan(db->hs, n ? s : pol_zero_pad, (unsigned)n, 0, c->scratch, pol_tx_on_match,
+		    tx) != HS_SUCCESS) {
 		c->st.hs_errors++;
 		tx->flags |= POL_TX_ERROR;
 	}
 }
 
+static void stream_scan(struct pol_core *c, struct pol_tx *tx, const char *p, unsigned n)
+{
+	c->st.scan_calls++;
+	c->st.scan_bytes += n;
+	c->st.body_bytes += n;
+	tx->flags |= POL_TX_DIRTY;
+	if (hs_scan_stream(tx->stream, p, n, 0, c->scratch, pol_tx_on_match, tx) != HS_SUCCESS) {
+		c->st.hs_errors++;
+		tx->flags |= POL_TX_ERROR;
+	}
+}
+
+/*
+ * Body bytes, in place; a tail whose over-read could cross a page boundary goes through the
+ * core's bounce buffer instead (POL_OVERREAD), so this never copies more than 64 bytes.
+ */
 static void body_scan(struct pol_core *c, struct pol_tx *tx, const char *p, size_t n)
 {
 	while (n && tx->stream && !(tx->flags & (POL_TX_DONE | POL_TX_ERROR))) {
-		unsigned k = n > UINT_MAX ? UINT_MAX : (unsigned)n;
+		size_t k = n > (1u << 30) + POL_OVERREAD ? (1u << 30) : n;
 
-		c->st.scan_calls++;
-		c->st.scan_bytes += k;
-		c->st.body_bytes += k;
-		tx->flags |= POL_TX_DIRTY;
-		if (hs_scan_stream(tx->stream, p, k, 0, c->scratch, pol_tx_on_match, tx) !=
-		    HS_SUCCESS) {
-			c->st.hs_errors++;
-			tx->flags |= POL_TX_ERROR;
+		if (k == n && !pol_tail_safe(p, n)) {
+			size_t tail = n < POL_OVERREAD ? n : POL_OVERREAD;
+
+			if (n > tail)
+				stream_scan(c, tx, p, (unsigned)(n - tail));
+			memcpy(c->bounce, p + n - tail, tail);
+			if (!(tx->flags & POL_TX_ERROR))
+				stream_scan(c, tx, c->bounce, (unsigned)tail);
+		} else {
+			stream_scan(c, tx, p, (unsigned)k);
 		}
 		p += k;
 		n -= k;

@@ -169,6 +169,25 @@ void pol_err(struct pol_error *err, const char *fmt, ...) __attribute__((format(
 
 #define POL_RETIRED_MAX 4
 
+/*
+ * Hyperscan 5.4 may read up to one vector (64 bytes) past the end of the buffer it scans
+ * (seen here on the AVX-512 paths, block and streaming mode). Harmless inside a mapping, a
+ * crash when the bytes end just before an unmapped page. So no scan is handed bytes whose
+ * over-read could cross into another 4 KiB page: such a tail is scanned from a padded copy.
+ */
+#define POL_OVERREAD 64u
+#define POL_ENV_MAX  4096u /* envelope values are matched on their first 4096 octets */
+#define POL_BOUNCE   (POL_ENV_MAX + POL_OVERREAD)
+
+static inline int pol_tail_safe(const char *p, size_t n)
+{
+	uintptr_t last = (uintptr_t)p + n - 1;
+
+	return n && (last >> 12) == ((last + POL_OVERREAD) >> 12);
+}
+
+extern const char pol_zero_pad[POL_OVERREAD]; /* what an empty value is scanned as */
+
 struct pol_retired {
 	struct pol_rules *r;
 	uint32_t ntx; /* transactions of this core still on r */
@@ -182,6 +201,7 @@ struct pol_core {
 	struct pol_tx *free;	 /* pool entries built for rules */
 	uint32_t ntx_cur;	 /* transactions in flight on rules */
 	uint32_t pool;		 /* entries owned: free + in flight */
+	char *bounce;		 /* POL_BOUNCE bytes: see POL_OVERREAD */
 	uint32_t *ev;		 /* matches of one envelope value */
 	uint32_t ev_cap;
 	uint32_t nev;
