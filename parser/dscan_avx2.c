@@ -1,16 +1,91 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dscan_avx2.c - avx2 DATA scanner and line-end finder (interim: runs the scalar reference).
+ * dscan_avx2.c - the DATA scanner and line-end finder with 256-bit vectors.
+ *
+ * Public: smtp_dscan_avx2(), smtp_find_lf_avx2() (dscan.h). Built with -mavx2 -mbmi -mbmi2;
+ * chosen by scan_select.c only on CPUs that have all three. The block logic is dscan_simd.h:
+ * this file loads 64 bytes as two 32-byte vectors and compares them with CR, LF and '.'; the
+ * last partial block uses one 32-byte load ending at p[n - 1], or 16-byte loads when the whole
+ * input is shorter than 32 bytes.
+ *
+ * Errors: none (see dscan.h). Never reads outside [p, p + n); never allocates.
  */
+#include <immintrin.h>
+
 #include "parser/dscan.h"
+#include "parser/dscan_simd.h"
+
+static inline uint64_t avx2_eq(__m256i v, char c)
+{
+	return (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(c)));
+}
+
+/* Masks of the 32 bytes at q, shifted right by drop, placed at bit k. */
+static inline void avx2_masks32(const char *q, unsigned drop, unsigned k, struct dscan_masks *m)
+{
+	__m256i v = _mm256_loadu_si256((const __m256i *)(const void *)q);
+
+	m->cr |= (avx2_eq(v, '\r') >> drop) << k;
+	m->lf |= (avx2_eq(v, '\n') >> drop) << k;
+	m->dot |= (avx2_eq(v, '.') >> drop) << k;
+}
+
+static inline unsigned avx2_load(const char *p, size_t i, size_t n, struct dscan_masks *m)
+{
+	unsigned rem;
+
+	if (n - i >= 64) {
+		__m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(p + i));
+		__m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(p + i + 32));
+
+		m->cr = avx2_eq(a, '\r') | avx2_eq(b, '\r') << 32;
+		m->lf = avx2_eq(a, '\n') | avx2_eq(b, '\n') << 32;
+		m->dot = avx2_eq(a, '.') | avx2_eq(b, '.') << 32;
+		return 64;
+	}
+	if (n < 32)
+		return n < 16 ? 0 : dscan_tail16(p, i, n, 0, m);
+	rem = (unsigned)(n - i);
+	if (rem >= 32) {
+		avx2_masks32(p + i, 0, 0, m);
+		if (rem > 32)
+			avx2_masks32(p + n - 32, 64 - rem, 32, m);
+	} else {
+		avx2_masks32(p + n - 32, 32 - rem, 0, m);
+	}
+	return rem;
+}
 
 size_t smtp_dscan_avx2(struct smtp_dscan *st, const char *p, size_t n, struct smtp_span *out,
 		       unsigned cap, unsigned *nout)
 {
-	return smtp_dscan_scalar(st, p, n, out, cap, nout);
+	return dscan_simd_run(st, p, n, out, cap, nout, avx2_load);
 }
 
 size_t smtp_find_lf_avx2(const char *p, size_t n)
 {
-	return smtp_find_lf_scalar(p, n);
+	__m256i lf = _mm256_set1_epi8('\n');
+	size_t i = 0;
+	uint32_t m;
+
+	if (n < 32) {
+		if (n >= 16)
+			return dscan_find_lf16(p, 0, n);
+		for (; i < n; i++)
+			if (p[i] == '\n')
+				break;
+		return i;
+	}
+	for (; n - i >= 32; i += 32) {
+		m = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(
+			_mm256_loadu_si256((const __m256i *)(const void *)(p + i)), lf));
+		if (m != 0)
+			return i + _tzcnt_u32(m);
+	}
+	if (i == n)
+		return n;
+	m = (uint32_t)_mm256_movemask_epi8(
+		_mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(const void *)(p + n - 32)), lf));
+	m >>= 32 - (n - i);
+	return m ? i + _tzcnt_u32(m) : n;
 }
