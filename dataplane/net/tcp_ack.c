@@ -221,8 +221,8 @@ int tcp_ack_process(struct net_core *nc, struct tcp_conn *c, const struct tcp_se
 	if (SEQ_GT(ack, c->snd_una))
 		new_ack(nc, c, ack);
 	else if (!wchg && s->len == 0 && !(s->flags & (TH_SYN | TH_FIN)) &&
-		 c->snd_max != c->snd_una)
-		dup_ack(nc, c);
+		 c->snd_max != c->snd_una && c->snd_wnd && !(c->flags & TF_PERSIST))
+		dup_ack(nc, c); /* RFC 5681 definition; answers to window probes excluded */
 	persist_check(nc, c);
 	if (wchg)
 		tcp_flush_add(nc, c);
