@@ -9,9 +9,10 @@
  * known to be refused (bare CR/LF in reject mode, size over cfg.max_message_size, a line over
  * cfg.max_text_line) no more BODY events are emitted, the rest is read to the terminator, and
  * one reply is sent: 550 5.5.2 (bare CR/LF) before 552 5.3.4 (size) before 550 5.6.0 (long
- * line), with SMTP_EV_REJECTED (arg = the code). Otherwise SMTP_EV_END and the session waits
- * for smtp_resolve(). In normalize mode the scanner emits bare CR/LF as CRLF and the message
- * is accepted.
+ * line), with SMTP_EV_REJECTED (arg = the code). The choice looks only at what the whole
+ * message contained (the size keeps counting after a refusal), so it does not depend on how
+ * the input was split. Otherwise SMTP_EV_END and the session waits for smtp_resolve(). In
+ * normalize mode the scanner emits bare CR/LF as CRLF and the message is accepted.
  *
  * BDAT: "BDAT n [LAST]" is followed by exactly n octets, passed through raw as BODY spans
  * (binary-safe, no unstuffing), in as many smtp_input() calls as they take. Every chunk whose
@@ -45,11 +46,17 @@ void smtp_data_begin(struct smtp_ctx *c)
 	c->io->flush = 1;
 }
 
-/* The refusal a finished message gets, or SMTP_R_NONE. */
-static enum smtp_rid data_refusal(const struct smtp_session *s)
+/*
+ * The refusal the message gets, or SMTP_R_NONE. It depends only on the octets seen so far
+ * (scanner flags and the size, which keeps counting after a refusal), never on how the input
+ * was split, so the final reply is the same for every feed.
+ */
+static enum smtp_rid msg_refusal(const struct smtp_session *s, const struct smtp_config *cfg)
 {
 	if (!s->dscan.normalize && (s->dscan.flags & (DSCAN_BARE_CR | DSCAN_BARE_LF)))
 		return SMTP_R_MSG_BARE;
+	if (cfg->max_message_size && s->size > cfg->max_message_size)
+		return SMTP_R_MSG_SIZE;
 	if (s->tx_error != SMTP_R_NONE)
 		return (enum smtp_rid)s->tx_error;
 	if (s->dscan.flags & DSCAN_LONG_LINE)
@@ -84,7 +91,7 @@ static void msg_end(struct smtp_ctx *c)
 
 static void data_finish(struct smtp_ctx *c)
 {
-	enum smtp_rid rid = data_refusal(c->s);
+	enum smtp_rid rid = msg_refusal(c->s, c->cfg);
 
 	if (rid != SMTP_R_NONE)
 		msg_reject(c, rid);
@@ -92,20 +99,15 @@ static void data_finish(struct smtp_ctx *c)
 		msg_end(c);
 }
 
-/* Count a span against the size limit and emit it, unless the message is already refused. */
+/* Count a span (saturating) and emit it unless the message is already refused. */
 static void body_span(struct smtp_ctx *c, const char *p, size_t n)
 {
 	struct smtp_session *s = c->s;
-	uint64_t max = c->cfg->max_message_size;
 	struct smtp_event *ev;
 
-	if (s->tx_error != SMTP_R_NONE)
+	s->size = UINT64_MAX - s->size < n ? UINT64_MAX : s->size + n;
+	if (msg_refusal(s, c->cfg) != SMTP_R_NONE)
 		return;
-	if (max && (s->size > max || n > max - s->size)) {
-		s->tx_error = SMTP_R_MSG_SIZE;
-		return;
-	}
-	s->size += n;
 	ev = smtp_ev_push(c->io, SMTP_EV_BODY);
 	ev->str = p;
 	ev->len = n;
@@ -132,11 +134,8 @@ size_t smtp_data_step(struct smtp_ctx *c, const char *p, size_t n, int *progress
 	used = smtp_dscan(&s->dscan, p, n, sp, cap, &k);
 	if (k > cap)
 		SMTP_PANIC("scanner overflowed its span array");
-	for (unsigned i = 0; i < k; i++) {
-		if (data_refusal(s) != SMTP_R_NONE)
-			break;
+	for (unsigned i = 0; i < k; i++)
 		body_span(c, sp[i].p, sp[i].n);
-	}
 	if ((s->dscan.flags & DSCAN_DONE) && c->io->nev < c->io->ev_cap)
 		data_finish(c);
 	else if (used == 0 && k == 0 && !(s->dscan.flags & DSCAN_DONE))
@@ -213,7 +212,7 @@ size_t smtp_bdat_step(struct smtp_ctx *c, const char *p, size_t n, int *progress
 	}
 	take = (uint64_t)n < s->bdat_left ? n : (size_t)s->bdat_left;
 	if (!(s->flags & SMTP_SF_SKIP))
-		body_span(c, p, take);
+		body_span(c, p, take); /* the size was checked against the limit at BDAT */
 	s->bdat_left -= take;
 	if (s->bdat_left == 0 && c->io->ev_cap - c->io->nev >= SMTP_STEP_EVENTS)
 		chunk_end(c);

@@ -10,7 +10,9 @@
  *   - a textual event log, one line per event, BODY spans merged into one line per run and
  *     escaped, so sessions fed differently can be compared with strcmp(); the body of a
  *     refused message is dropped from the log at SMTP_EV_REJECTED (how much of it was passed
- *     on before the refusal was known depends on the feed, and the embedder discards it);
+ *     on before the refusal was known depends on the feed, and the embedder discards it), and
+ *     so is the body of a message still unterminated when the input ends (for the same
+ *     reason: an error may already be known, and the embedder will abort it);
  *   - contract violations: replies held while the engine waits for input, an unparsable reply
  *     stream, an event array overrun, input consumed while waiting, stalls.
  * h_replies() reduces the reply stream to "code[ enh]" per reply, comma-separated, for tables.
@@ -27,7 +29,6 @@
 
 #include "parser/smtp.h"
 
-#define H_LOG_MAX (1u << 20)
 
 struct h_verdict {
 	unsigned code;
@@ -51,9 +52,9 @@ struct h_opts {
 
 struct h_result {
 	char *replies;
-	size_t rlen;
+	size_t rlen, rcap;
 	char *log;
-	size_t llen;
+	size_t llen, lcap;
 	char err[256];
 	unsigned state;
 	unsigned decisions;
@@ -68,18 +69,30 @@ static inline void h_free(struct h_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* Make room for n more octets in *buf (grown by doubling). */
+static inline void h_reserve(char **buf, size_t *cap, size_t len, size_t n)
+{
+	if (*cap - len > n)
+		return;
+	while (*cap - len <= n)
+		*cap = *cap ? *cap * 2 : 4096;
+	*buf = realloc(*buf, *cap);
+	if (*buf == NULL)
+		abort();
+}
+
 static inline void h_logf(struct h_result *r, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(r->log + r->llen, H_LOG_MAX - r->llen, fmt, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= H_LOG_MAX - r->llen) {
-		fprintf(stderr, "h_logf: log full\n");
-		abort();
-	}
+	h_reserve(&r->log, &r->lcap, r->llen, (size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(r->log + r->llen, r->lcap - r->llen, fmt, ap);
+	va_end(ap);
 	r->llen += (size_t)n;
 }
 
@@ -91,20 +104,27 @@ static inline void h_fail(struct h_result *r, const char *msg)
 
 static inline void h_esc(struct h_result *r, const char *p, size_t n)
 {
+	static const char hex[] = "0123456789abcdef";
+	char *o;
+
+	h_reserve(&r->log, &r->lcap, r->llen, 4 * n + 1);
+	o = r->log + r->llen;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];
 
-		if (c == '\r')
-			h_logf(r, "\\r");
-		else if (c == '\n')
-			h_logf(r, "\\n");
-		else if (c == '\\')
-			h_logf(r, "\\\\");
-		else if (c < 32 || c >= 127)
-			h_logf(r, "\\x%02x", c);
-		else
-			h_logf(r, "%c", c);
+		if (c == '\r' || c == '\n' || c == '\\') {
+			*o++ = '\\';
+			*o++ = c == '\r' ? 'r' : c == '\n' ? 'n' : '\\';
+		} else if (c < 32 || c >= 127) {
+			*o++ = '\\';
+			*o++ = 'x';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		} else {
+			*o++ = (char)c;
+		}
 	}
+	r->llen = (size_t)(o - r->log);
 }
 
 static inline void h_event(struct h_result *r, const struct smtp_event *e, int *in_body)
@@ -242,6 +262,7 @@ static inline void h_flush(struct h_result *r, struct smtp_io *io)
 {
 	if (!io->flush)
 		return;
+	h_reserve(&r->replies, &r->rcap, r->rlen, io->reply_len);
 	memcpy(r->replies + r->rlen, io->reply, io->reply_len);
 	r->rlen += io->reply_len;
 	io->reply_len = 0;
@@ -288,8 +309,8 @@ static inline void h_run(const char *in, size_t len, const struct h_opts *o, str
 	unsigned idle = 0;
 
 	memset(r, 0, sizeof(*r));
-	r->replies = malloc(len * 4 + 65536 + 1024 * 1024);
-	r->log = malloc(H_LOG_MAX);
+	h_reserve(&r->replies, &r->rcap, 0, 1);
+	h_reserve(&r->log, &r->lcap, 0, 1);
 	memset(&s, 0, sizeof(s));
 	smtp_session_start(&s, o->cfg, &io);
 	for (;;) {
@@ -338,7 +359,9 @@ static inline void h_run(const char *in, size_t len, const struct h_opts *o, str
 		fed += n;
 		idle = 0;
 	}
-	if (in_body)
+	if (in_body && (s.state == SMTP_DATA || s.state == SMTP_BDAT))
+		r->llen = r->body_start; /* unterminated: see the header comment */
+	else if (in_body)
 		h_logf(r, "\n");
 	/* anything still queued (closing) is sent too */
 	io.flush = 1;

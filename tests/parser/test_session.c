@@ -169,6 +169,13 @@ static const struct h_case cases[] = {
 	{"long text line accepted by default", NULL,
 	 EHLO MAILF RCPTT "DATA\r\n" X100 X100 X100 X100 X100 X100 X100 X100 X100 X100 "\r\n.\r\n",
 	 "220,250,250 2.1.0,250 2.1.5,354,250 2.0.0", NULL, NULL, SMTP_READY},
+	/* regression (fuzzing): the refusal chosen depended on how the input was split */
+	{"regress_refusal_depends_on_split", "max_size=100 max_text_line=50",
+	 EHLO MAILF RCPTT "DATA\r\n" X100 X100 "\r\n.\r\n",
+	 "220,250,250 2.1.0,250 2.1.5,354,552 5.3.4", NULL, NULL, SMTP_READY},
+	{"regress_refusal_depends_on_split, bare LF first", "max_size=100 max_text_line=50",
+	 EHLO MAILF RCPTT "DATA\r\n" X100 X100 "\n\r\n.\r\n",
+	 "220,250,250 2.1.0,250 2.1.5,354,550 5.5.2", NULL, NULL, SMTP_READY},
 	{"dot-stuffing removed", NULL, EHLO MAILF RCPTT "DATA\r\n..a\r\n.\r\n",
 	 "220,250,250 2.1.0,250 2.1.5,354,250 2.0.0",
 	 "HELO c.example 1\nMAIL <a@b.example> [] body=0 utf8=0 size=0\nRCPT <c@d.example> []\n"
