@@ -213,7 +213,7 @@ static uint32_t next_len(struct net_core *nc, struct tcp_conn *c, bool *fin)
 	if (len < avail && len < maxseg && flight && len < c->max_snd_wnd / 2 &&
 	    !(c->flags & TF_FORCE_PROBE))
 		len = 0; /* silly window: wait for a larger window or the ACKs in flight */
-	*fin = (c->flags & TF_FIN_Q) && len == avail;
+	*fin = (c->flags & (TF_FIN_Q | TF_FIN_ACKED)) == TF_FIN_Q && len == avail;
 	return len;
 }
 
