@@ -30,17 +30,22 @@ static inline void avx2_masks32(const char *q, unsigned drop, unsigned k, struct
 	m->dot |= (avx2_eq(v, '.') >> drop) << k;
 }
 
+static inline void avx2_load64(const char *q, struct dscan_masks *m)
+{
+	__m256i a = _mm256_loadu_si256((const __m256i *)(const void *)q);
+	__m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32));
+
+	m->cr = avx2_eq(a, '\r') | avx2_eq(b, '\r') << 32;
+	m->lf = avx2_eq(a, '\n') | avx2_eq(b, '\n') << 32;
+	m->dot = avx2_eq(a, '.') | avx2_eq(b, '.') << 32;
+}
+
 static inline unsigned avx2_load(const char *p, size_t i, size_t n, struct dscan_masks *m)
 {
 	unsigned rem;
 
 	if (n - i >= 64) {
-		__m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(p + i));
-		__m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(p + i + 32));
-
-		m->cr = avx2_eq(a, '\r') | avx2_eq(b, '\r') << 32;
-		m->lf = avx2_eq(a, '\n') | avx2_eq(b, '\n') << 32;
-		m->dot = avx2_eq(a, '.') | avx2_eq(b, '.') << 32;
+		avx2_load64(p + i, m);
 		return 64;
 	}
 	if (n < 32)
@@ -59,7 +64,7 @@ static inline unsigned avx2_load(const char *p, size_t i, size_t n, struct dscan
 size_t smtp_dscan_avx2(struct smtp_dscan *st, const char *p, size_t n, struct smtp_span *out,
 		       unsigned cap, unsigned *nout)
 {
-	return dscan_simd_run(st, p, n, out, cap, nout, avx2_load);
+	return dscan_simd_run(st, p, n, out, cap, nout, avx2_load64, avx2_load);
 }
 
 size_t smtp_find_lf_avx2(const char *p, size_t n)

@@ -128,13 +128,70 @@ static inline unsigned dscan_block(struct smtp_dscan *st, const struct dscan_mas
 	return stop;
 }
 
+/* Fill m from the 64 bytes at q (all in bounds). */
+typedef void (*dscan_load64_fn)(const char *q, struct dscan_masks *m);
+
 /*
- * The whole scan, with the variant's loader. always_inline so that load is a direct call.
+ * The common case, kept in registers: whole 64-byte blocks inside lines whose only CR/LF are
+ * real CRLFs (or, without normalisation, bare ones, which only set flags), with no dot at a line
+ * start and no CR in the last byte. Stops at the first block that is not like that, or when
+ * fewer than 64 bytes are left; returns the new position. State is BOL or MID on entry and exit.
+ * Line limits below 62 need the per-line check of dscan_block(), so they skip this loop.
+ */
+static inline __attribute__((always_inline)) size_t
+dscan_fast(struct smtp_dscan *st, const char *p, size_t i, size_t n, dscan_load64_fn load64)
+{
+	const uint64_t top = 1ull << 63;
+	uint64_t max = st->max_line, line = st->line_len, bol = st->state == DS_BOL;
+	uint64_t nmask = st->normalize ? ~0ull : 0;
+	unsigned flags = 0;
+	size_t start = i;
+
+	if (max == 0 || max == UINT32_MAX) /* a saturated count never exceeds UINT32_MAX */
+		max = UINT64_MAX;
+	if (max < 62)
+		return i;
+	while (n - i >= 64) {
+		struct dscan_masks m;
+		uint64_t real, odd, dots, tz;
+
+		load64(p + i, &m);
+		real = m.lf & (m.cr << 1);
+		odd = (m.cr ^ real >> 1) | (m.lf ^ real); /* a CR or LF not in a CRLF of this block */
+		dots = m.dot & (real << 1 | bol);	   /* dots at line starts */
+		if (__builtin_expect((dots | odd) != 0, 0)) {
+			if (dots | (m.cr & top) | (odd & nmask))
+				break;
+			flags |= (m.cr & ~(real >> 1) ? DSCAN_BARE_CR : 0) |
+				 (m.lf & ~real ? DSCAN_BARE_LF : 0);
+		}
+		/*
+		 * Branch-free, as line ends fall irregularly across blocks: the line that was open
+		 * ends at the CR before the first real LF (never bit 0), or goes on through the
+		 * block; what follows the last real LF is the start of the next one.
+		 */
+		tz = real ? (uint64_t)__builtin_ctzll(real) - 1 : 64;
+		if (line + tz > max)
+			flags |= DSCAN_LONG_LINE;
+		line = real ? (uint64_t)__builtin_clzll(real | 1) : line + 64;
+		bol = real >> 63;
+		i += 64;
+	}
+	if (i != start) {
+		st->line_len = line > UINT32_MAX ? UINT32_MAX : (uint32_t)line;
+		st->state = bol ? DS_BOL : DS_MID;
+		st->flags |= (uint16_t)flags;
+	}
+	return i;
+}
+
+/*
+ * The whole scan, with the variant's loaders. always_inline so that they are direct calls.
  * The loop is the per-call state machine of dscan.h: blocks while inside a line, steps else.
  */
 static inline __attribute__((always_inline)) size_t
 dscan_simd_run(struct smtp_dscan *st, const char *p, size_t n, struct smtp_span *out, unsigned cap,
-	       unsigned *nout, dscan_load_fn load)
+	       unsigned *nout, dscan_load64_fn load64, dscan_load_fn load)
 {
 	struct dscan_run r;
 	size_t i = 0;
@@ -146,7 +203,12 @@ dscan_simd_run(struct smtp_dscan *st, const char *p, size_t n, struct smtp_span 
 	while (i < n) {
 		if (st->state == DS_MID || st->state == DS_BOL) {
 			struct dscan_masks m = {0, 0, 0};
-			unsigned w = load(p, i, n, &m), stop;
+			unsigned w, stop;
+
+			i = dscan_fast(st, p, i, n, load64);
+			if (i == n)
+				break;
+			w = load(p, i, n, &m);
 
 			if (w != 0) {
 				stop = dscan_block(st, &m, w);
