@@ -159,6 +159,7 @@ enum blast_phase {
 	BLAST_PH_QUIT,
 	BLAST_PH_CLOSING,
 	BLAST_PH_BACKOFF,
+	BLAST_PH_LINGER, /* 221 read, waiting briefly for the server to close first */
 };
 
 /* Intrusive FIFO of sessions that all wait the same duration: the head expires first. */
@@ -219,6 +220,7 @@ struct blast_thread {
 	struct blast_sess *free;  /* not connected */
 	struct blast_tlist timers;
 	struct blast_tlist backoff;
+	struct blast_tlist linger;
 	uint64_t **stamps;
 	unsigned nstamps;
 	unsigned stamp_cap;

@@ -26,6 +26,7 @@
 
 #define BLAST_BATCH 512
 #define BLAST_BACKOFF_NS 10000000ull
+#define BLAST_LINGER_NS 200000000ull
 #define BLAST_POLL_MAX_NS 100000000ull
 
 uint64_t blast_now_ns(void)
@@ -66,6 +67,7 @@ int blast_thread_init(struct blast_thread *th, struct blast_run *run, unsigned i
 		th->period_ns = 1e9 * (double)c->threads / c->rate;
 	th->timers.span_ns = run->timeout_ns;
 	th->backoff.span_ns = BLAST_BACKOFF_NS;
+	th->linger.span_ns = BLAST_LINGER_NS;
 	if (run->verify_fd >= 0) {
 		th->vcap = 64 * 1024;
 		th->vbuf = malloc(th->vcap);
@@ -221,9 +223,11 @@ static uint64_t ol_intended(const struct blast_thread *th, uint64_t k)
 	return th->t0 + (uint64_t)((double)k * th->period_ns);
 }
 
+/* Messages whose intended time is at most now (and before the end of --duration). */
 static uint64_t ol_due(const struct blast_thread *th)
 {
-	uint64_t due = (uint64_t)((double)(th->now - th->t0) / th->period_ns) + 1;
+	uint64_t t = th->now < th->t_end ? th->now : th->t_end - 1;
+	uint64_t due = (uint64_t)((double)(t - th->t0) / th->period_ns) + 1;
 
 	return due < th->budget ? due : th->budget;
 }
@@ -304,6 +308,8 @@ static uint64_t loop_timeout(const struct blast_thread *th)
 		next = th->timers.head->deadline;
 	if (th->backoff.head != NULL && th->backoff.head->deadline < next)
 		next = th->backoff.head->deadline;
+	if (th->linger.head != NULL && th->linger.head->deadline < next)
+		next = th->linger.head->deadline;
 	if (!th->stopping && th->t_end < next)
 		next = th->t_end;
 	if (th->stopping && th->t_drain < next)
@@ -342,6 +348,8 @@ static int loop_run(struct blast_thread *th, struct blast_ev *ev)
 
 	loop_start(th);
 	for (;;) {
+		if (th->conf->rate > 0)
+			ol_dispatch(th);
 		if (!th->stopping && (__atomic_load_n(&run->stop, __ATOMIC_RELAXED) ||
 				      th->now >= th->t_end))
 			loop_stop(th);
@@ -349,8 +357,6 @@ static int loop_run(struct blast_thread *th, struct blast_ev *ev)
 			loop_abort_all(th);
 		if (th->stopping && th->now >= th->t_drain)
 			loop_abort_all(th);
-		if (th->conf->rate > 0)
-			ol_dispatch(th);
 		if (th->active == 0 && (th->stopping || th->claimed >= th->budget))
 			return 0;
 		if (th->now >= th->t_hard)
@@ -374,6 +380,7 @@ static int loop_run(struct blast_thread *th, struct blast_ev *ev)
 		}
 		loop_expire(th, &th->timers);
 		loop_expire(th, &th->backoff);
+		loop_expire(th, &th->linger);
 	}
 }
 

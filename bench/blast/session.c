@@ -39,7 +39,7 @@ const char *blast_phase_name(unsigned phase)
 {
 	static const char *const names[] = {"free", "connecting", "greeting", "ehlo",
 					    "helo", "idle",       "txn",      "rset",
-					    "quit", "closing",    "backoff"};
+					    "quit", "closing",    "backoff", "linger"};
 
 	return phase < sizeof(names) / sizeof(names[0]) ? names[phase] : "?";
 }
@@ -450,7 +450,12 @@ static void sess_reply(struct blast_thread *th, struct blast_sess *s, const stru
 		blast_loop_ready(th, s);
 		return;
 	case BLAST_PH_QUIT:
-		sess_close(th, s);
+		/* Let the server close first: its FIN usually follows the 221 at once, and the
+		 * TIME_WAIT state then stays on its side instead of holding our ports. */
+		s->phase = BLAST_PH_LINGER;
+		blast_timer_arm(th, &th->linger, s);
+		return;
+	case BLAST_PH_LINGER:
 		return;
 	default:
 		blast_sess_abort(th, s, BLAST_ERR_UNSOLICITED);
@@ -464,7 +469,7 @@ static void sess_recv(struct blast_thread *th, struct blast_sess *s, const struc
 	size_t off = 0;
 
 	if (ev->res <= 0) {
-		if (ev->res == 0 && s->phase == BLAST_PH_QUIT)
+		if (s->phase == BLAST_PH_QUIT || s->phase == BLAST_PH_LINGER)
 			sess_close(th, s);
 		else if (ev->res == 0)
 			blast_sess_abort(th, s, BLAST_ERR_EOF);
