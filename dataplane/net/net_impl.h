@@ -180,6 +180,7 @@ enum tcp_flag {
 	TF_WRITE_SHUT = 1u << 20, /* tcp_close()/tcp_shutdown() called */
 	TF_SEND_RST = 1u << 21,	  /* release with RST */
 	TF_FIN_ACKED = 1u << 22,  /* our FIN is acknowledged */
+	TF_FIN_OOO = 1u << 23,	  /* the peer's FIN came before some data: rcv_fin */
 };
 
 struct tcp_conn {
@@ -202,6 +203,7 @@ struct tcp_conn {
 	uint8_t backoff, retries, delack_segs, chal_cnt;
 
 	uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right edge we advertised */
+	uint32_t rcv_fin;		/* sequence number of an out-of-order FIN (TF_FIN_OOO) */
 
 	uint32_t srtt_us, rttvar_us, rto_ms;
 	uint32_t rtt_seq, rtt_start_us;

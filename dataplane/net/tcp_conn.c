@@ -157,17 +157,30 @@ void tcp_release(struct net_core *nc, struct tcp_conn *c, int reason)
 		tcp_conn_free(nc, c);
 }
 
+static bool rx_pending(const struct net_core *nc, const struct tcp_conn *c)
+{
+	const struct tcp_rxbuf *rb = tcp_rxbuf(nc, c);
+
+	return rb && rb->tail > rb->head && !(c->flags & TF_RX_SHUT);
+}
+
+/*
+ * TIME_WAIT keeps the tuple, no buffers and no application, except that an application that
+ * only shut down its side keeps its handle (and the bytes it has not consumed yet) until it
+ * consumes them or calls tcp_close(); flush_one() then gives the handle back.
+ */
 void tcp_enter_time_wait(struct net_core *nc, struct tcp_conn *c)
 {
 	tcp_set_state(nc, c, TCP_TIME_WAIT);
 	tcp_timer_clear(nc, c, TF_T_REXMIT | TF_T_DELACK);
 	c->flags &= ~(TF_PERSIST | TF_RECOVERY | TF_RTT | TF_RECV_DUE | TF_EOF_DUE);
-	if (c->rxb)
-		net_pool_put(&nc->rxpool, c->rxb);
 	if (c->txb)
 		net_pool_put(&nc->txpool, c->txb);
-	c->rxb = c->txb = 0;
+	c->txb = 0;
 	tcp_timer_set(nc, c, TF_T_MISC, nc->cfg.time_wait_ms);
+	if ((c->flags & TF_APP) && rx_pending(nc, c))
+		return;
+	tcp_rx_drop_all(nc, c);
 	tcp_app_release(nc, c, 0);
 }
 
@@ -228,7 +241,9 @@ static bool due(const struct net_core *nc, const struct tcp_conn *c, uint32_t fl
 static void misc_expired(struct net_core *nc, struct tcp_conn *c)
 {
 	if (c->state == TCP_TIME_WAIT) {
-		tcp_conn_free(nc, c);
+		tcp_app_release(nc, c, 0); /* a half-closed application that never read the rest */
+		if (c->state == TCP_TIME_WAIT)
+			tcp_conn_free(nc, c);
 	} else if (c->state == TCP_FIN_WAIT_2) {
 		nc->cnt.tcp_timeouts++;
 		tcp_release(nc, c, 0);
@@ -328,6 +343,12 @@ static void flush_one(struct net_core *nc, struct tcp_conn *c)
 		/* closed after a shutdown whose FIN is already acknowledged */
 		tcp_timer_set(nc, c, TF_T_MISC, nc->cfg.fin_wait2_ms);
 		tcp_app_release(nc, c, 0);
+	}
+	if (c->state == TCP_TIME_WAIT && (c->flags & TF_APP) && !rx_pending(nc, c)) {
+		/* the half-closed application consumed the rest, or closed */
+		tcp_rx_drop_all(nc, c);
+		tcp_app_release(nc, c, 0);
+		return;
 	}
 	tcp_deliver(nc, c);
 	if (c->state != TCP_CLOSED && !(c->flags & TF_RELEASE))

@@ -10,7 +10,8 @@
  *   ACK) -> RST (RFC 5961 3.2: exactly RCV.NXT resets; otherwise in window gets a challenge
  *   ACK) -> SYN (RFC 5961 4.2: challenge ACK, except the peer's retransmitted SYN in SYN_RCVD)
  *   -> ACK (SYN_RCVD completes the handshake; RFC 5961 5.2 range in tcp_ack.c) -> FIN of ours
- *   acknowledged (state changes) -> data (tcp_rx.c) -> the peer's FIN when in order -> events.
+ *   acknowledged (state changes) -> data (tcp_rx.c) -> the peer's FIN once every byte before
+ *   it is in (an early FIN is remembered in rcv_fin) -> events.
  *
  * TIME_WAIT: RSTs are ignored (RFC 1337); a new SYN may reuse the 4-tuple when it is
  * provably newer: a higher timestamp when both used timestamps, else a sequence number above
@@ -91,7 +92,11 @@ static void conn_reset(struct net_core *nc, struct tcp_conn *c)
 		tcp_conn_free(nc, c); /* RFC 9293: back to LISTEN, nothing to tell */
 		return;
 	}
-	tcp_release(nc, c, -ECONNRESET);
+	/* after our FIN, with every byte acknowledged, nothing was lost: an orderly end */
+	tcp_release(nc, c,
+		    (c->state == TCP_LAST_ACK || c->state == TCP_CLOSING) && !tcp_txlen(nc, c)
+			    ? 0
+			    : -ECONNRESET);
 }
 
 static void syn_sent_input(struct net_core *nc, struct tcp_conn *c, const struct tcp_seg *s)
@@ -234,10 +239,11 @@ static bool conn_checks(struct net_core *nc, struct tcp_conn *c, const struct tc
 	}
 	if (!seq_acceptable(c, s)) {
 		nc->cnt.tcp_out_of_window++;
-		if (s->flags & TH_SYN) {
+		if ((s->flags & TH_SYN) || (!(s->flags & (TH_RST | TH_FIN)) && s->len == 0)) {
+			/* rate-limited: two stacks must never trade ACKs for ACKs */
 			tcp_challenge_ack(nc, c);
 		} else if (!(s->flags & TH_RST)) {
-			c->flags |= TF_ACKNOW;
+			c->flags |= TF_ACKNOW; /* old data: tell the sender where we are */
 			tcp_flush_add(nc, c);
 		}
 		return false;
@@ -292,8 +298,14 @@ static void conn_input(struct net_core *nc, struct tcp_conn *c, const struct tcp
 			tcp_flush_add(nc, c);
 		}
 	}
-	if ((s->flags & TH_FIN) && !(c->flags & TF_FIN_RCVD) && s->seq + s->len == c->rcv_nxt &&
-	    c->state != TCP_TIME_WAIT)
+	if ((s->flags & TH_FIN) && !(c->flags & TF_FIN_RCVD) && c->state != TCP_TIME_WAIT &&
+	    SEQ_GT(s->seq + s->len, c->rcv_nxt) && SEQ_LEQ(s->seq + s->len, c->rcv_adv)) {
+		c->flags |= TF_FIN_OOO; /* a hole before it: take it when the hole fills */
+		c->rcv_fin = s->seq + s->len;
+	}
+	if ((((s->flags & TH_FIN) && s->seq + s->len == c->rcv_nxt) ||
+	     ((c->flags & TF_FIN_OOO) && c->rcv_fin == c->rcv_nxt)) &&
+	    !(c->flags & TF_FIN_RCVD) && c->state != TCP_TIME_WAIT)
 		fin_input(nc, c);
 	if (c->state != TCP_CLOSED && c->state != TCP_TIME_WAIT)
 		tcp_deliver(nc, c);

@@ -140,9 +140,24 @@ int tcp_send_seg(struct net_core *nc, struct tcp_conn *c, uint32_t seq, uint32_t
 	return 0;
 }
 
+/*
+ * The sequence number of a segment without data. After a timeout snd_nxt goes back to
+ * snd_una while the peer may already hold everything up to snd_max; an ACK numbered below its
+ * RCV.NXT would be unacceptable to it and answered with an ACK of its own, forever. So use
+ * snd_max, but not beyond the right edge of the peer's window (RFC 9293 3.10.7.4).
+ */
+static uint32_t ack_seq(const struct tcp_conn *c)
+{
+	uint32_t edge = c->snd_una + c->snd_wnd;
+
+	if (!SEQ_GT(c->snd_max, edge))
+		return c->snd_max;
+	return SEQ_GT(edge, c->snd_nxt) ? edge : c->snd_nxt;
+}
+
 void tcp_send_ack(struct net_core *nc, struct tcp_conn *c)
 {
-	tcp_send_seg(nc, c, c->snd_nxt, 0, TH_ACK);
+	tcp_send_seg(nc, c, ack_seq(c), 0, TH_ACK);
 }
 
 void tcp_send_synack(struct net_core *nc, struct tcp_conn *c)

@@ -241,7 +241,11 @@ void tcp_rx_consume(struct net_core *nc, struct tcp_conn *c, uint32_t n)
 		net_pool_put(&nc->rxpool, c->rxb);
 		c->rxb = 0;
 	}
-	if (!tcp_synced(c) || c->state == TCP_TIME_WAIT)
+	if (c->state == TCP_TIME_WAIT) {
+		tcp_flush_add(nc, c); /* the handle can go now (tcp_conn.c) */
+		return;
+	}
+	if (!tcp_synced(c))
 		return;
 	edge = c->rcv_nxt + tcp_rcv_wnd(nc, c);
 	thresh = net_min32(rx_cap(nc) / 2, 2u * nc->mss_local);
