@@ -8,7 +8,8 @@
  *
  * Command lines: only CRLF ends one. A line ended by a bare LF is consumed to that LF and
  * answered "500 5.5.2" (counts as an error), so the session stays in step with the client. A
- * line longer than cfg.max_line (CRLF included) is consumed to its LF, even across many calls
+ * line longer than cfg.max_line (CRLF included; never less than SMTP_LINE_MIN) is consumed to
+ * its LF, even across many calls
  * (SMTP_SF_DISCARD), and answered "500 5.5.6 Line too long" once; its tail is never read as a
  * command. An incomplete line is left unconsumed for the embedder to present again with more
  * bytes; s->scanned remembers how much of it was already searched for LF, so a line arriving
@@ -125,6 +126,7 @@ void smtp_session_start(struct smtp_session *s, const struct smtp_config *cfg, s
 static size_t line_step(struct smtp_ctx *c, const char *p, size_t n, int *progress)
 {
 	struct smtp_session *s = c->s;
+	size_t max = c->cfg->max_line < SMTP_LINE_MIN ? SMTP_LINE_MIN : c->cfg->max_line;
 	size_t start = s->scanned <= n ? s->scanned : 0;
 	size_t lf = start + smtp_find_lf(p + start, n - start);
 
@@ -140,7 +142,7 @@ static size_t line_step(struct smtp_ctx *c, const char *p, size_t n, int *progre
 		return lf + 1;
 	}
 	if (lf == n) {
-		if (n >= c->cfg->max_line) {
+		if (n >= max) {
 			/* Already longer than allowed with its LF still to come. */
 			s->scanned = 0;
 			s->flags |= SMTP_SF_DISCARD;
@@ -151,7 +153,7 @@ static size_t line_step(struct smtp_ctx *c, const char *p, size_t n, int *progre
 		return 0;
 	}
 	s->scanned = 0;
-	if (lf + 1 > c->cfg->max_line)
+	if (lf + 1 > max)
 		smtp_error(c, SMTP_R_LINE_TOO_LONG);
 	else if (lf == 0 || p[lf - 1] != '\r')
 		smtp_error(c, SMTP_R_BARE_LF_CMD);

@@ -25,16 +25,43 @@
  *	}
  *
  * smtp_input() stops and returns early when: the input holds no further complete unit of work
- * (it then needs more bytes), the event array is full, the reply buffer has less than
- * SMTP_REPLY_MAX bytes free, a decision is pending (state SMTP_WAIT), or the session closed.
- * It never reads past in[len - 1] and never writes past io->reply[io->reply_cap - 1].
+ * (it then needs more bytes), the event array has fewer than 2 free slots, the reply buffer
+ * has less than SMTP_REPLY_MAX bytes free (it then sets io->flush: send, then call again
+ * even if it returned 0), a decision is pending (state SMTP_WAIT), or the session closed.
+ * It never reads past in[len - 1] and never writes past io->reply[io->reply_cap - 1]. Before
+ * smtp_session_start() (state SMTP_CONNECTED) it does nothing. The receive buffer must be able
+ * to hold cfg.max_line bytes: an incomplete command line is left unconsumed until its LF.
  *
  * Pointers inside events (addresses, HELO names, body spans) point into the input buffer the
  * caller passed, or at static constants; they stay valid until the caller discards or moves
  * those input bytes. An embedder that must keep them (the spool) copies them.
  *
+ * Protocol choices (details in the .c files):
+ *   - Only CRLF ends a command line. A line ended by a bare LF is consumed and answered
+ *     "500 5.5.2 Syntax error: command line must end with <CR><LF>"; a CR or NUL inside a line
+ *     gets 500 5.5.2 too. A line longer than cfg.max_line is consumed to its LF and answered
+ *     once "500 5.5.6 Line too long"; its tail is never read as a command.
+ *   - Enhanced status codes (RFC 3463) are on every 2xx/4xx/5xx reply when
+ *     SMTP_CAP_ENHANCEDSTATUSCODES is set, after HELO as after EHLO, except the 220 greeting
+ *     and the 250 reply to HELO/EHLO (RFC 2034).
+ *   - DATA: only <CRLF>.<CRLF> ends the message. Bare CR/LF: reject mode reads to the end and
+ *     answers one "550 5.5.2" (SMTP_EV_REJECTED); normalize mode stores them as CRLF. Long
+ *     text lines: accepted unless cfg.max_text_line is set (then 550 5.6.0 at the end).
+ *     Oversize: 552 5.3.4 at the end. One reply per message, whatever the split.
+ *   - Body text pipelined before the 354: if DATA is accepted it is the message; if DATA is
+ *     refused (503, or 554 when every RCPT was refused) its lines are read as commands, as
+ *     RFC 2920 requires, each bad one answered 500 and counted towards cfg.max_errors.
+ *   - BDAT: a chunk whose size parses is always consumed, even when refused (503 out of
+ *     sequence, 502 without CHUNKING, 552 over the size limit), so chunk bytes are never
+ *     commands; a BDAT whose size does not parse gets 501 and closes (framing is lost).
+ *   - Counted errors (cfg.max_errors): syntax and sequence errors (500-504, 553, 555); not
+ *     452 (too many recipients), 552, 554 no valid recipients, nor embedder verdicts. When
+ *     the limit is reached the error reply is followed by "421 4.7.0" and the session closes.
+ *
  * Errors: smtp_input() returns the number of bytes consumed (>= 0); protocol errors are SMTP
- * replies, never return codes. smtp_resolve() returns 0, or -EINVAL when no decision is pending.
+ * replies, never return codes. smtp_resolve() returns 0; -EINVAL when no decision is pending
+ * or the verdict code is not 0, 2xx, 4xx or 5xx; -ENOSPC when io has fewer than 2 free event
+ * slots or SMTP_REPLY_MAX free reply bytes (nothing changed: drain io and call again).
  */
 #ifndef SLUICE_PARSER_SMTP_H
 #define SLUICE_PARSER_SMTP_H
@@ -75,16 +102,16 @@ struct smtp_config {
 	uint32_t caps;			      /* enum smtp_cap bits */
 	uint32_t decide;		      /* enum smtp_decide bits */
 	uint64_t max_message_size;	      /* octets after unstuffing; SIZE n; 0 = no limit */
-	uint32_t max_recipients;	      /* per transaction; >= 100 by default */
+	uint32_t max_recipients;	      /* per transaction (100 by default); 0 = no limit */
 	uint32_t max_errors;		      /* error replies per session, then 421; 0 = no limit */
 	uint32_t max_line;		      /* command line incl. CRLF, >= SMTP_LINE_MIN */
-	uint32_t max_text_line;		      /* DATA line incl. CRLF; 0 = no limit */
+	uint32_t max_text_line;		      /* DATA line incl. CRLF; 0 = no limit (default) */
 	uint16_t vrfy_code;		      /* 252, 502 or 550 */
 	uint16_t expn_code;		      /* 502 (default), 252 or 550 */
 	uint8_t bare_newline;		      /* enum smtp_bare_newline */
 };
 
-/* Fill cfg with the defaults documented in docs/CONFIG.md. */
+/* Fill cfg with the defaults (listed in parser/config.c). */
 void smtp_config_defaults(struct smtp_config *cfg);
 
 enum smtp_state {
@@ -101,16 +128,27 @@ enum smtp_state {
 
 const char *smtp_state_name(enum smtp_state st);
 
+/*
+ * Events, in the order the client's commands produce them. A transaction is open from
+ * SMTP_EV_MAIL until SMTP_EV_ABORT, SMTP_EV_REJECTED, or the verdict on SMTP_EV_END (or a
+ * refusing verdict on SMTP_EV_MAIL itself, which the embedder gave, so no ABORT follows).
+ */
 enum smtp_event_type {
-	SMTP_EV_HELO,	   /* str = name; arg = 1 for EHLO */
-	SMTP_EV_MAIL,	   /* str = reverse-path without <> ("" for null); params, mail */
-	SMTP_EV_RCPT,	   /* str = forward-path without <>; params */
-	SMTP_EV_DATA,	   /* body begins (DATA got 354, or first BDAT chunk) */
-	SMTP_EV_BODY,	   /* str, len = a span of unstuffed message bytes */
-	SMTP_EV_END,	   /* message complete; the session waits for smtp_resolve() */
-	SMTP_EV_ABORT,	   /* transaction dropped (RSET, HELO, error, close): discard it */
-	SMTP_EV_REJECTED,  /* message read to its end and refused: arg = reply code */
-	SMTP_EV_CLOSE,	   /* the session ended (QUIT, 421, framing lost); arg = reply code */
+	SMTP_EV_HELO,	  /* str = name (first word, printable ASCII); arg = 1 for EHLO */
+	SMTP_EV_MAIL,	  /* str = reverse-path without <> ("" for null), source route dropped;
+			     params; body, utf8, size from BODY=, SMTPUTF8, SIZE= */
+	SMTP_EV_RCPT,	  /* str = forward-path without <>; params; arg = 1 for <Postmaster>
+			     (never waits for a decision: always accepted) */
+	SMTP_EV_DATA,	  /* body begins (DATA got 354, or first accepted BDAT chunk) */
+	SMTP_EV_BODY,	  /* str, len = a span of message bytes (DATA: unstuffed; BDAT: raw) */
+	SMTP_EV_END,	  /* message complete, size = its octets; the session waits for
+			     smtp_resolve() */
+	SMTP_EV_ABORT,	  /* transaction dropped (RSET, HELO/EHLO, QUIT, 421, close): discard */
+	SMTP_EV_REJECTED, /* message refused by the engine after reading it (bare CR/LF, size,
+			     long line; or a BDAT chunk over the size limit, possibly before any
+			     SMTP_EV_DATA): arg = reply code; the transaction is over, discard */
+	SMTP_EV_CLOSE,	  /* the session ended (QUIT, 421, framing lost, smtp_session_end());
+			     arg = reply code (0 if none) */
 };
 
 enum smtp_body_type { SMTP_BODY_NONE = 0, SMTP_BODY_7BIT, SMTP_BODY_8BITMIME, SMTP_BODY_BINARYMIME };
@@ -125,7 +163,7 @@ struct smtp_event {
 	size_t len;
 	const char *params; /* MAIL/RCPT: raw ESMTP parameter text after the path, may be "" */
 	size_t params_len;
-	uint64_t size;	/* MAIL: SIZE= value, 0 if absent */
+	uint64_t size;	/* MAIL: SIZE= value, 0 if absent; END: message octets */
 };
 
 struct smtp_io {
@@ -146,8 +184,12 @@ struct smtp_io {
 /*
  * A decision for the pending event. code == 0 means the default success reply (250, or for
  * SMTP_EV_END "250 2.0.0 Ok: queued as <queue_id>"). Otherwise code is the reply code, enh the
- * enhanced status ("4.3.0"; NULL picks one from the code) and text the reply text (NULL picks a
- * default). For SMTP_EV_END, a 4xx/5xx verdict discards the message.
+ * enhanced status ("4.3.0"; NULL, malformed or of another class picks one from the code) and
+ * text the reply text (NULL picks a default; '\n' separates the lines of a multi-line reply;
+ * octets other than printable ASCII are sent as '?'). A 2xx code accepts (251 for RCPT, for
+ * example). For SMTP_EV_MAIL a 4xx/5xx verdict means no transaction; for SMTP_EV_RCPT the
+ * recipient is not added; for SMTP_EV_HELO the client must greet again; for SMTP_EV_END the
+ * message is discarded. 421 also closes the session (SMTP_EV_ABORT if open, SMTP_EV_CLOSE).
  */
 struct smtp_verdict {
 	uint16_t code;
@@ -186,14 +228,16 @@ void smtp_session_start(struct smtp_session *s, const struct smtp_config *cfg, s
 size_t smtp_input(struct smtp_session *s, const struct smtp_config *cfg, const char *in,
 		  size_t len, struct smtp_io *io);
 
-/* Answer the pending decision (state SMTP_WAIT). 0, or -EINVAL if nothing is pending. */
+/* Answer the pending decision (state SMTP_WAIT); sets io->flush. See the header comment. */
 int smtp_resolve(struct smtp_session *s, const struct smtp_config *cfg,
 		 const struct smtp_verdict *v, struct smtp_io *io);
 
 /*
  * The connection is ending without QUIT (peer closed, timeout, shutdown). Emits SMTP_EV_ABORT
- * if a transaction was open; with code != 0 queues "<code> 4.x.x <hostname> ..." (421 on
- * shutdown or timeout). The session is then SMTP_CLOSED.
+ * if a transaction was open, then SMTP_EV_CLOSE (arg = code); with code != 0 queues
+ * "<code> <enh> <hostname> <text>" (421 on shutdown or timeout); text may start with its own
+ * enhanced code ("4.4.2 Timeout exceeded"), else one is picked from the code. The session is
+ * then SMTP_CLOSED; calling it again does nothing. Needs 2 free event slots.
  */
 void smtp_session_end(struct smtp_session *s, const struct smtp_config *cfg, uint16_t code,
 		      const char *text, struct smtp_io *io);

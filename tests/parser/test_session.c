@@ -138,7 +138,7 @@ static const struct h_case cases[] = {
 	{"bare CR inside a command", NULL, "NOOP\rQUIT\r\nNOOP\r\n", "220,500 5.5.2,250 2.0.0", NULL,
 	 NULL, SMTP_GREETED},
 	{"NUL inside a command", NULL, "NO\0OP\r\nNOOP\r\n", "220,500 5.5.2,250 2.0.0", NULL, NULL,
-	 SMTP_GREETED, {{0}}, 0, 15},
+	 SMTP_GREETED, {{0}}, 0, sizeof("NO\0OP\r\nNOOP\r\n") - 1},
 	{"EHLO resets the transaction", NULL, EHLO MAILF RCPTT EHLO MAILF,
 	 "220,250,250 2.1.0,250 2.1.5,250,250 2.1.0",
 	 "HELO c.example 1\nMAIL <a@b.example> [] body=0 utf8=0 size=0\nRCPT <c@d.example> []\n"
