@@ -10,7 +10,8 @@ message's X-Blast-Sum (CRC-32 of the body). For every message it appends one lin
 
 --mode selects behaviour: normal, nopipe (no PIPELINING/CHUNKING), garbage (greeting is not
 SMTP), silent (never greets), reset (RST after EHLO), reject-mail (451 to MAIL), reject-rcpt
-(550 to every RCPT), multiline (multi-line greeting and replies).
+(550 to every RCPT), multiline (multi-line greeting and replies), slow (50 ms before each
+reply to the end of a message).
 
 The listening port (127.0.0.1, chosen by the kernel) is written to --portfile. Runs until killed
 or --lifetime seconds pass.
@@ -193,6 +194,8 @@ class Server:
             await writer.drain()
 
     async def finish(self, writer, msg, mail_params, size_param):
+        if self.mode == "slow":
+            await asyncio.sleep(0.05)
         ident, reason = self.check_message(msg, mail_params, size_param)
         self.queue_seq += 1
         qid = "Q%06d" % self.queue_seq
