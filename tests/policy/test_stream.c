@@ -118,8 +118,8 @@ static void test_end_anchor(struct pol_core *c)
 static void test_differential(struct tp_rng *rng)
 {
 	char text[NTOK * 64], tok[NTOK][16], ids[NTOK * 8], want_ids[NTOK * 8];
-	char *body = malloc(BODY_MAX + 64);
-	size_t *cuts = malloc(BODY_MAX * sizeof(*cuts));
+	char *body = tp_alloc(BODY_MAX + 64);
+	size_t *cuts = tp_alloc(BODY_MAX * sizeof(*cuts));
 	size_t off = 0;
 	unsigned bad = 0;
 

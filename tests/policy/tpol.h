@@ -64,6 +64,19 @@ static inline uint64_t tp_seed(void)
 	return seed;
 }
 
+/* malloc or exit. */
+static __attribute__((noinline, unused, returns_nonnull)) void *
+tp_alloc(size_t n)
+{
+	void *p = malloc(n);
+
+	if (!p) {
+		fprintf(stderr, "out of memory\n");
+		exit(1);
+	}
+	return p;
+}
+
 /* Load rules from a string or exit: the tests that call this need them. */
 static inline struct pol_rules *tp_load(const char *text)
 {
