@@ -42,6 +42,7 @@ void dp_env_reset(struct dp_conn *c)
 	c->from_len = c->fparam_len = 0;
 	c->msg_size = 0;
 	c->data_bytes = 0;
+	c->t_data = 0;
 	c->msg = NULL;
 	c->flags &= ~(DP_C_TX_SKIP | DP_C_TXN);
 	c->tx_code = 0;

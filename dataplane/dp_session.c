@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dataplane/dp_envelope.h"
@@ -48,8 +49,8 @@ static uint32_t tx_room(const struct dp_conn *c)
 
 static int blocked(const struct dp_conn *c)
 {
-	return (c->flags & DP_C_CLOSING) || smtp_state_of(&c->smtp) == SMTP_WAIT ||
-	       tx_room(c) < SMTP_REPLY_MAX;
+	return (c->flags & (DP_C_CLOSING | DP_C_SPOOL_WAIT)) ||
+	       smtp_state_of(&c->smtp) == SMTP_WAIT || tx_room(c) < SMTP_REPLY_MAX;
 }
 
 /* Count replies by class: the last line of a reply has a space (or nothing) after the code. */
@@ -99,35 +100,85 @@ static void io_begin(struct dp_worker *w, struct dp_conn *c, struct smtp_io *io)
 	io->flush = 0;
 }
 
+/* Forget body bytes and a begin waiting for the spool. */
+static void drop_spool_wait(struct dp_worker *w, struct dp_conn *c)
+{
+	c->spill_len = 0;
+	c->flags &= ~DP_C_BEGIN_PENDING;
+	dp_worker_spoolq_remove(w, c);
+}
+
 static void tx_fail(struct dp_worker *w, struct dp_conn *c, int err)
 {
 	if (c->msg) {
 		spool_msg_abort(w->spool, c->msg);
 		c->msg = NULL;
 	}
+	drop_spool_wait(w, c);
 	if (!(c->flags & DP_C_TX_SKIP)) {
 		c->flags |= DP_C_TX_SKIP;
 		c->tx_code = err == -ENOSPC ? 452 : 451;
 	}
 }
 
-static void on_data(struct dp_worker *w, struct dp_conn *c)
+/* Start the spool record; EAGAIN (no buffer or message free now) is retried later. */
+static int begin_msg(struct dp_worker *w, struct dp_conn *c)
 {
 	struct spool_envelope env;
 
-	c->t_data = w->now_ms;
-	c->data_bytes = 0;
+	dp_env_build(w, c, &env);
+	c->msg = spool_msg_begin(w->spool, &env); /* copies the envelope */
+	if (c->msg)
+		return 0;
+	if (errno == EAGAIN)
+		return -EAGAIN;
+	tx_fail(w, c, -errno);
+	return -errno;
+}
+
+static void on_data(struct dp_worker *w, struct dp_conn *c)
+{
 	c->msg_size = 0;
 	if (c->flags & DP_C_TX_SKIP)
 		return;
-	dp_env_build(w, c, &env);
-	c->msg = spool_msg_begin(w->spool, &env); /* copies the envelope */
-	if (!c->msg)
-		tx_fail(w, c, -errno);
+	if (begin_msg(w, c) == -EAGAIN) {
+		c->flags |= DP_C_BEGIN_PENDING;
+		dp_worker_spoolq_push(w, c); /* blocks c: no more input until the spool has room */
+	}
+}
+
+/*
+ * A span of the body: to the spool, or, while the spool has no room (EAGAIN) or earlier
+ * bytes wait, to c->spill. The spill holds at most the spans of one engine call: c is blocked
+ * from the first EAGAIN on, and one call never yields more than twice its input.
+ */
+static void on_body(struct dp_worker *w, struct dp_conn *c, const char *p, size_t n)
+{
+	int rc;
+
+	c->msg_size += n;
+	if (c->flags & DP_C_TX_SKIP)
+		return;
+	if (!c->spill_len && !(c->flags & DP_C_BEGIN_PENDING)) {
+		rc = spool_msg_append(w->spool, c->msg, p, n);
+		if (rc == 0)
+			return;
+		if (rc != -EAGAIN) {
+			tx_fail(w, c, rc);
+			return;
+		}
+	}
+	if (n > c->spill_cap - c->spill_len)
+		DP_PANIC("spill overflow: %zu + %u bytes", n, c->spill_len);
+	memcpy(c->spill + c->spill_len, p, n);
+	c->spill_len += (uint32_t)n;
+	dp_worker_spoolq_push(w, c);
 }
 
 static void tx_end(struct dp_worker *w, struct dp_conn *c, const char *verdict)
 {
+	drop_spool_wait(w, c);
+	c->flags &= ~DP_C_END_PENDING;
 	if (c->flags & DP_C_TXN)
 		dp_env_log(w, c, NULL, verdict);
 	if (c->msg) {
@@ -158,9 +209,7 @@ static void handle_events(struct dp_worker *w, struct dp_conn *c, const struct s
 			on_data(w, c);
 			break;
 		case SMTP_EV_BODY:
-			c->msg_size += ev->len;
-			if (c->msg && spool_msg_append(w->spool, c->msg, ev->str, ev->len) != 0)
-				tx_fail(w, c, -errno);
+			on_body(w, c, ev->str, ev->len);
 			break;
 		case SMTP_EV_END:
 			break; /* the engine now waits: decide() */
@@ -187,6 +236,8 @@ static void io_end(struct dp_worker *w, struct dp_conn *c, const struct smtp_io 
 		c->tx_len += (uint32_t)io->reply_len;
 	}
 	handle_events(w, c, io);
+	if (c->t_data == 0 && in_data(c))
+		c->t_data = w->now_ms; /* the data rate is measured from here */
 	if (io->flush)
 		c->flags |= DP_C_FLUSH;
 }
@@ -252,6 +303,10 @@ static void decide_end(struct dp_worker *w, struct dp_conn *c)
 	struct smtp_verdict v = {0};
 	int rc;
 
+	if (c->flags & DP_C_SPOOL_WAIT) { /* body bytes still wait for the spool */
+		c->flags |= DP_C_END_PENDING;
+		return;
+	}
 	if (c->msg && !(c->flags & DP_C_TX_SKIP)) {
 		c->t_commit = w->now_us;
 		rc = spool_msg_commit(w->spool, c->msg, commit_done, c);
@@ -389,7 +444,8 @@ static uint64_t deadline(const struct dp_worker *w, const struct dp_conn *c, int
 		t = l->cmd_timeout_ms < CLOSE_GRACE_MS ? l->cmd_timeout_ms : CLOSE_GRACE_MS;
 		return c->t_active + t;
 	}
-	if (smtp_state_of(&c->smtp) != SMTP_WAIT || tx_room(c) < SMTP_REPLY_MAX) {
+	if ((smtp_state_of(&c->smtp) != SMTP_WAIT && !(c->flags & DP_C_SPOOL_WAIT)) ||
+	    tx_room(c) < SMTP_REPLY_MAX) {
 		d = c->t_active + (in_data(c) ? l->data_timeout_ms : l->cmd_timeout_ms);
 		*why = WHY_IDLE;
 	}
@@ -581,6 +637,35 @@ void dp_sess_released(struct dp_worker *w, struct dp_conn *c)
 	if (c->flags & DP_C_COMMIT)
 		return; /* commit_done() frees the slot */
 	dp_conn_free(w, c); /* c is gone */
+}
+
+void dp_sess_spool_retry(struct dp_worker *w, struct dp_conn *c)
+{
+	int rc;
+
+	if (c->flags & DP_C_BEGIN_PENDING) {
+		rc = begin_msg(w, c);
+		if (rc == -EAGAIN) {
+			dp_worker_spoolq_push(w, c);
+			return;
+		}
+		c->flags &= ~DP_C_BEGIN_PENDING;
+	}
+	if (c->spill_len && c->msg && !(c->flags & DP_C_TX_SKIP)) {
+		rc = spool_msg_append(w->spool, c->msg, c->spill, c->spill_len);
+		if (rc == -EAGAIN) {
+			dp_worker_spoolq_push(w, c);
+			return;
+		}
+		if (rc)
+			tx_fail(w, c, rc);
+	}
+	c->spill_len = 0;
+	if (c->flags & DP_C_END_PENDING) {
+		c->flags &= ~DP_C_END_PENDING;
+		decide_end(w, c);
+	}
+	dp_worker_runq_push(w, c); /* consume the input that waited */
 }
 
 void dp_sess_run(struct dp_worker *w, struct dp_conn *c)

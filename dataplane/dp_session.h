@@ -12,6 +12,8 @@
  *                               their transaction; f = 1: end every session now; f = 2:
  *                               close the socket whatever is in flight.
  *   dp_sess_ensure_bits(cfg)    the decision bits the glue relies on (SMTP_DECIDE_RCPT).
+ *   dp_sess_spool_retry(w, c)   c waited for room in the spool (EAGAIN): try again; c
+ *                               queues itself again if there is still no room.
  *
  * Any of these may end in dp_sess_released() and free c: callers do not touch c afterwards.
  */
@@ -28,5 +30,6 @@ void dp_sess_flush(struct dp_worker *w, struct dp_conn *c);
 void dp_sess_timer(void *worker, struct dp_timer *t);
 void dp_sess_shutdown(struct dp_worker *w, struct dp_conn *c, int force);
 void dp_sess_ensure_bits(struct smtp_config *cfg);
+void dp_sess_spool_retry(struct dp_worker *w, struct dp_conn *c);
 
 #endif

@@ -14,8 +14,12 @@
  *                   it reports them with dp_sess_sent(); at most one send per connection is in
  *                   flight, output() on a connection already sending does nothing.
  *   close(w, c)     stop everything for c (cancel receive and any send), close the socket,
- *                   then call dp_sess_released() once nothing of c is in flight any more.
- *   stop(w)         stop accepting new connections (shutdown).
+ *                   then call dp_sess_released() once nothing of c is in flight any more —
+ *                   never from inside close() itself. A transport without completions sets
+ *                   c->fd = -1 and c->refs = 0 and puts c on the run queue: the glue then
+ *                   releases it.
+ *   stop(w)         stop accepting new connections: close the listening sockets (shutdown,
+ *                   once the sessions that were open have ended or been told 421).
  *   run(w)          the worker's loop, until dp_worker_done(w).
  *   destroy(w)      release what open() took.
  *

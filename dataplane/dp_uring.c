@@ -13,7 +13,8 @@
  *   1. read the clock once;
  *   2. drain up to DP_CQE_BATCH completions: spool CQEs (SPOOL_UD_IS) to spool_writer_cqe,
  *      accepts, receives (engine input), sends, closes, control, log writes;
- *   3. hand the receive buffers back to the kernel (one store);
+ *   3. hand the receive buffers back to the kernel (one store); retry the connections that
+ *      wait for room in the spool (in arrival order);
  *   4. run up to DP_RUN_BATCH connections that were unblocked (commits answered, output
  *      drained);
  *   5. expire timers, control and shutdown progress;
@@ -140,7 +141,7 @@ static void on_accept(struct dp_worker *w, struct dp_uring *u, struct dp_listene
 	}
 	if (cqe->res < 0)
 		return;
-	c = u->stopped ? NULL : dp_conn_alloc(w);
+	c = dp_conn_alloc(w); /* while stopping, the glue answers 421 and closes */
 	if (!c) {
 		DP_COUNT(w, conn_refused_limit, 1);
 		reject(w, cqe->res);
@@ -298,7 +299,8 @@ static void dispatch(struct dp_worker *w, struct dp_uring *u, const struct io_ur
 	uint64_t ud = cqe->user_data;
 
 	if (SPOOL_UD_IS(ud)) {
-		spool_writer_cqe(w->spool, cqe);
+		spool_writer_cqe(w->spool, cqe); /* commit callbacks run from here */
+		w->spool_progress = 1;
 		return;
 	}
 	switch (DP_UD_KIND(ud)) {
@@ -417,6 +419,7 @@ static int uring_run(struct dp_worker *w)
 			dispatch(w, u, cqes[i]);
 		io_uring_cq_advance(&w->ring, n);
 		dp_bufring_commit(&u->br);
+		dp_worker_spool_retry(w);
 		dp_worker_run_queue(w, DP_RUN_BATCH);
 		dp_worker_tick(w);
 		spool_writer_poll(w->spool, w->now_us);

@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,18 @@
 const uint64_t dp_hist_bounds_us[DP_HIST_BUCKETS] = {
 	50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,
 };
+
+void dp_panic(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "sluiced: panic at %s:%d: ", file, line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	abort();
+}
 
 static void apply_settings(struct dp_worker *w, const struct smtp_config *smtp,
 			   const struct dp_limits *l)
@@ -53,7 +66,9 @@ static void apply_settings(struct dp_worker *w, const struct smtp_config *smtp,
 static int alloc_pools(struct dp_worker *w)
 {
 	const struct dp_worker_conf *wc = &w->wc;
-	size_t per = (size_t)wc->conn_rx_size + wc->conn_tx_size + wc->envelope_size;
+	/* rx, tx, envelope, spill (twice rx: bare newlines may be normalised to CRLF) */
+	size_t spill = 2 * (size_t)wc->conn_rx_size + 64;
+	size_t per = (size_t)wc->conn_rx_size + wc->conn_tx_size + wc->envelope_size + spill;
 
 	w->nconns = wc->limits.max_conns;
 	w->conns = aligned_alloc(DP_CACHELINE, sizeof(*w->conns) * w->nconns);
@@ -78,6 +93,7 @@ static int alloc_pools(struct dp_worker *w)
 		c->rx = w->slab + per * i;
 		c->tx = c->rx + wc->conn_rx_size;
 		c->env = c->tx + wc->conn_tx_size;
+		c->spill = c->env + wc->envelope_size;
 		c->run_next = w->free_list;
 		w->free_list = c;
 	}
@@ -94,6 +110,7 @@ int dp_worker_init(struct dp_worker *w, unsigned id, const struct dp_conf *conf,
 	w->shutdown_timeout_ms = conf->shutdown_timeout_ms;
 	w->runq_tail = &w->runq;
 	w->txq_tail = &w->txq;
+	w->spoolq_tail = &w->spoolq;
 	w->ctl_fd = -1;
 	for (unsigned i = 0; i < DP_LISTEN_MAX; i++)
 		w->lfd[i] = -1;
@@ -227,7 +244,7 @@ int dp_worker_setup(struct dp_worker *w, int log_fd, char *err, size_t errlen)
 struct dp_conn *dp_conn_alloc(struct dp_worker *w)
 {
 	struct dp_conn *c = w->free_list;
-	char *rx, *tx, *env;
+	char *rx, *tx, *env, *spill;
 	uint32_t idx;
 
 	if (!c)
@@ -236,6 +253,7 @@ struct dp_conn *dp_conn_alloc(struct dp_worker *w)
 	rx = c->rx;
 	tx = c->tx;
 	env = c->env;
+	spill = c->spill;
 	idx = c->idx;
 	memset(c, 0, sizeof(*c));
 	c->w = w;
@@ -248,6 +266,8 @@ struct dp_conn *dp_conn_alloc(struct dp_worker *w)
 	c->tx_cap = w->wc.conn_tx_size;
 	c->env = env;
 	c->env_cap = w->wc.envelope_size;
+	c->spill = spill;
+	c->spill_cap = 2 * w->wc.conn_rx_size + 64;
 	w->nopen++;
 	return c;
 }
@@ -272,6 +292,7 @@ void dp_conn_free(struct dp_worker *w, struct dp_conn *c)
 		unlink_from(&w->runq, &w->runq_tail, c, offsetof(struct dp_conn, run_next));
 	if (c->flags & DP_C_TXQ)
 		unlink_from(&w->txq, &w->txq_tail, c, offsetof(struct dp_conn, tx_next));
+	dp_worker_spoolq_remove(w, c);
 	dp_timer_cancel(w->wheel, &c->timer);
 	c->flags = 0;
 	c->run_next = w->free_list;
@@ -314,6 +335,43 @@ unsigned dp_worker_run_queue(struct dp_worker *w, unsigned max)
 		n++;
 	}
 	return n;
+}
+
+void dp_worker_spoolq_push(struct dp_worker *w, struct dp_conn *c)
+{
+	if (c->flags & DP_C_SPOOL_WAIT)
+		return;
+	c->flags |= DP_C_SPOOL_WAIT;
+	c->spool_next = NULL;
+	*w->spoolq_tail = c;
+	w->spoolq_tail = &c->spool_next;
+	DP_COUNT(w, spool_waits, 1);
+}
+
+void dp_worker_spoolq_remove(struct dp_worker *w, struct dp_conn *c)
+{
+	if (!(c->flags & DP_C_SPOOL_WAIT))
+		return;
+	unlink_from(&w->spoolq, &w->spoolq_tail, c, offsetof(struct dp_conn, spool_next));
+	c->flags &= ~DP_C_SPOOL_WAIT;
+}
+
+void dp_worker_spool_retry(struct dp_worker *w)
+{
+	struct dp_conn *c, *next;
+
+	if (!w->spoolq || !(w->spool_progress || spool_writer_idle(w->spool)))
+		return;
+	w->spool_progress = 0;
+	/* Detach the queue: a connection still short of room queues itself again, in order. */
+	c = w->spoolq;
+	w->spoolq = NULL;
+	w->spoolq_tail = &w->spoolq;
+	for (; c; c = next) {
+		next = c->spool_next;
+		c->flags &= ~DP_C_SPOOL_WAIT;
+		dp_sess_spool_retry(w, c);
+	}
 }
 
 void dp_worker_flush(struct dp_worker *w)
@@ -359,8 +417,16 @@ static void begin_stop(struct dp_worker *w)
 	w->force_deadline = w->stop_deadline + FORCE_GRACE_MS;
 	dp_log_printf(&w->log, w->real_us, DP_LOG_INFO,
 		      "stopping: %u connections open, %u commits in flight", w->nopen, w->commits);
-	w->tp->stop(w);
 	for_each_open(w, 0);
+}
+
+/* Sessions still working (not yet ending): while there are, new connections get a 421. */
+static int sessions_busy(const struct dp_worker *w)
+{
+	for (uint32_t i = 0; i < w->nconns; i++)
+		if ((w->conns[i].flags & (DP_C_OPEN | DP_C_CLOSING)) == DP_C_OPEN)
+			return 1;
+	return 0;
 }
 
 void dp_worker_tick(struct dp_worker *w)
@@ -377,8 +443,12 @@ void dp_worker_tick(struct dp_worker *w)
 		w->phase = 2;
 		for_each_open(w, 2);
 	}
+	if (!w->listeners_closed && (w->phase > 0 || !sessions_busy(w))) {
+		w->listeners_closed = 1; /* until now, late connections got "421 shutting down" */
+		w->tp->stop(w);
+	}
 	if (w->nopen == 0 && w->commits == 0 && w->inflight_misc == 0 && !w->runq && !w->txq &&
-	    dp_log_idle(&w->log))
+	    dp_log_idle(&w->log) && spool_writer_idle(w->spool))
 		w->done = 1;
 }
 

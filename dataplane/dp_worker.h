@@ -75,6 +75,9 @@ enum dp_conn_flag {
 	DP_C_TX_SKIP = 1u << 13,   /* transaction failed before END: answer with tx_code */
 	DP_C_TXN = 1u << 14,	   /* MAIL seen: a transaction is open (for the log) */
 	DP_C_TP_CLOSE = 1u << 15,  /* transport close() called */
+	DP_C_SPOOL_WAIT = 1u << 16, /* on the spool wait queue: the spool said EAGAIN */
+	DP_C_BEGIN_PENDING = 1u << 17, /* spool_msg_begin() to retry */
+	DP_C_END_PENDING = 1u << 18,   /* end of message seen while body bytes wait in spill */
 };
 
 /* One received-and-accepted recipient, stored from the end of the envelope area down. */
@@ -95,6 +98,9 @@ struct dp_conn {
 	/* replies: [tx_off, tx_flight) in flight, [tx_flight, tx_len) queued */
 	char *tx;
 	uint32_t tx_off, tx_flight, tx_len, tx_cap;
+	/* body bytes the spool could not take yet (EAGAIN), in order */
+	char *spill;
+	uint32_t spill_len, spill_cap;
 	/* envelope copies: strings grow up from env[0], recipient records down from the end */
 	char *env;
 	uint32_t env_cap, env_used, env_tx; /* env_tx: start of the transaction's strings */
@@ -110,7 +116,7 @@ struct dp_conn {
 	uint64_t t_open, t_active, t_data, t_tx, t_commit;
 	uint64_t data_bytes;
 	struct dp_timer timer;
-	struct dp_conn *run_next, *tx_next;
+	struct dp_conn *run_next, *tx_next, *spool_next;
 	struct sockaddr_storage peer;
 	struct dp_limit_key key;
 	char peer_text[DP_ADDR_TEXT];
@@ -121,7 +127,7 @@ struct dp_conn {
 /* Written only by the worker (relaxed atomic stores), read by the metrics thread. */
 struct dp_counters {
 	uint64_t conn_accepted, conn_closed, conn_refused_limit, conn_refused_client;
-	uint64_t timeout_idle, timeout_session, timeout_rate, rx_overflow;
+	uint64_t timeout_idle, timeout_session, timeout_rate, rx_overflow, spool_waits;
 	uint64_t msg_queued, msg_tempfail, msg_rejected, msg_aborted;
 	uint64_t msg_bytes, rcpts, bytes_in, bytes_out;
 	uint64_t replies[6]; /* by first digit 0..5 */
@@ -132,6 +138,11 @@ struct dp_counters {
 
 /* Upper bounds of the commit latency buckets, microseconds. */
 extern const uint64_t dp_hist_bounds_us[DP_HIST_BUCKETS];
+
+/* An impossible state: report where and abort, in every build. */
+#define DP_PANIC(...) dp_panic(__FILE__, __LINE__, __VA_ARGS__)
+void dp_panic(const char *file, int line, const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 3, 4)));
 
 #define DP_COUNT(w, field, n) \
 	__atomic_store_n(&(w)->cnt.field, (w)->cnt.field + (uint64_t)(n), __ATOMIC_RELAXED)
@@ -165,6 +176,8 @@ struct dp_worker {
 	size_t slab_len;
 	struct dp_conn *runq, **runq_tail;
 	struct dp_conn *txq, **txq_tail;
+	struct dp_conn *spoolq, **spoolq_tail; /* waiting for room in the spool, in order */
+	uint8_t spool_progress;		       /* a spool CQE arrived this pass */
 	struct dp_wheel *wheel;
 	struct dp_limit clients;
 	struct smtp_event ev[DP_EVENTS];
@@ -173,7 +186,7 @@ struct dp_worker {
 	/* clock of the current pass */
 	uint64_t now_ms, now_us, real_us;
 	/* shutdown */
-	uint8_t stopping, done;
+	uint8_t stopping, done, listeners_closed;
 	uint64_t stop_deadline, force_deadline;
 	/* control from the main thread */
 	int ctl_fd;
@@ -203,6 +216,10 @@ void dp_conn_free(struct dp_worker *w, struct dp_conn *c);
 void dp_worker_runq_push(struct dp_worker *w, struct dp_conn *c);
 void dp_worker_txq_push(struct dp_worker *w, struct dp_conn *c);
 unsigned dp_worker_run_queue(struct dp_worker *w, unsigned max);
+void dp_worker_spoolq_push(struct dp_worker *w, struct dp_conn *c);
+void dp_worker_spoolq_remove(struct dp_worker *w, struct dp_conn *c);
+/* Retry the connections waiting for the spool (after spool completions, or when it is idle). */
+void dp_worker_spool_retry(struct dp_worker *w);
 void dp_worker_flush(struct dp_worker *w);
 void dp_worker_clock(struct dp_worker *w);
 void dp_worker_tick(struct dp_worker *w);

@@ -24,7 +24,7 @@
 #define ARP_TRIES    3
 #define ARP_HOLD_MS  3500
 #define ARP_TICK_MS  100
-#define ARP_LEN	     28
+#define ARP_LEN      28
 
 int net_arp_init(struct net_core *nc)
 {

@@ -115,7 +115,7 @@ uint16_t net_cksum_fold(uint32_t sum)
 /* ---- creation ---- */
 
 static int config_check(const struct net_config *c, const struct net_port *p,
-			const struct tcp_app_ops *ops)
+                        const struct tcp_app_ops *ops)
 {
 	if (!p || !p->ops || !p->ops->rx_burst || !p->ops->tx_alloc || !p->ops->tx_burst ||
 	    !p->ops->tx_free)
@@ -167,7 +167,7 @@ static int core_alloc(struct net_core *nc)
 }
 
 struct net_core *net_core_create(const struct net_config *cfg, const struct net_port *port,
-				 const struct tcp_app_ops *ops, void *app)
+                                 const struct tcp_app_ops *ops, void *app)
 {
 	struct net_core *nc;
 	int rc = config_check(cfg, port, ops);
@@ -186,8 +186,8 @@ struct net_core *net_core_create(const struct net_config *cfg, const struct net_
 	nc->port = *port;
 	nc->ops = ops;
 	nc->app = app;
-	if (!nc->cfg.key_set && getrandom(nc->cfg.key, sizeof(nc->cfg.key), 0) !=
-					(ssize_t)sizeof(nc->cfg.key)) {
+	if (!nc->cfg.key_set &&
+	    getrandom(nc->cfg.key, sizeof(nc->cfg.key), 0) != (ssize_t)sizeof(nc->cfg.key)) {
 		free(nc);
 		errno = EIO;
 		return NULL;
@@ -291,7 +291,8 @@ uint32_t net_poll(struct net_core *nc, uint64_t now_us)
 int net_tx_alloc(struct net_core *nc, struct net_frame *f)
 {
 	memset(f, 0, sizeof(*f));
-	if (nc->port.ops->tx_alloc(nc->port.ctx, f) != 0 || f->cap < (uint32_t)nc->port.mtu + NET_ETH_HLEN) {
+	if (nc->port.ops->tx_alloc(nc->port.ctx, f) != 0 ||
+	    f->cap < (uint32_t)nc->port.mtu + NET_ETH_HLEN) {
 		if (f->data)
 			nc->port.ops->tx_free(nc->port.ctx, f);
 		nc->cnt.tx_drop_nobuf++;

@@ -21,7 +21,7 @@ uint32_t net_pseudo_sum(uint32_t src, uint32_t dst, uint8_t proto, uint32_t len)
 }
 
 void net_ipv4_header(struct net_core *nc, struct net_frame *f, uint8_t *p, uint8_t proto,
-		     uint32_t src, uint32_t dst, uint32_t plen)
+                     uint32_t src, uint32_t dst, uint32_t plen)
 {
 	p[0] = 0x45;
 	p[1] = 0;
@@ -48,7 +48,7 @@ static bool bad_source(const struct net_core *nc, uint32_t src)
 }
 
 static void icmp_input(struct net_core *nc, const struct net_frame *in, const uint8_t *ip,
-		       uint32_t ihl, uint32_t len)
+                       uint32_t ihl, uint32_t len)
 {
 	const uint8_t *icmp = ip + ihl;
 	uint32_t ilen = len - ihl;
@@ -79,8 +79,7 @@ static void icmp_input(struct net_core *nc, const struct net_frame *in, const ui
 	net_eth_output_ip(nc, &f, net_rd32(ip + 12));
 }
 
-void net_ipv4_input(struct net_core *nc, const struct net_frame *f, const uint8_t *ip,
-		    uint32_t len)
+void net_ipv4_input(struct net_core *nc, const struct net_frame *f, const uint8_t *ip, uint32_t len)
 {
 	uint32_t ihl, tot;
 

@@ -62,7 +62,7 @@ static int mp_tx_alloc(void *ctx, struct net_frame *f)
 static void pcap_record(struct net_memport *mp, const uint8_t *p, uint32_t len)
 {
 	uint32_t h[4] = {(uint32_t)(mp->now_us / 1000000), (uint32_t)(mp->now_us % 1000000), len,
-			 len};
+	                 len};
 
 	if (!mp->pcap)
 		return;
@@ -93,11 +93,11 @@ static void mp_tx_free(void *ctx, struct net_frame *f)
 }
 
 static const struct net_port_ops mp_ops = {
-	.rx_burst = mp_rx_burst,
-	.rx_release = mp_rx_release,
-	.tx_alloc = mp_tx_alloc,
-	.tx_burst = mp_tx_burst,
-	.tx_free = mp_tx_free,
+    .rx_burst = mp_rx_burst,
+    .rx_release = mp_rx_release,
+    .tx_alloc = mp_tx_alloc,
+    .tx_burst = mp_tx_burst,
+    .tx_free = mp_tx_free,
 };
 
 int net_memport_init(struct net_memport *mp, uint32_t nbufs, uint16_t mtu, const uint8_t mac[6])

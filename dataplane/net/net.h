@@ -62,14 +62,14 @@ enum net_frame_flags {
 struct net_frame {
 	uint8_t *data;
 	uint32_t len;
-	uint32_t cap;	/* tx: bytes available at data (>= MTU + 14) */
+	uint32_t cap;   /* tx: bytes available at data (>= MTU + 14) */
 	uint32_t flags; /* enum net_frame_flags */
 	uint32_t pad;
-	void *priv;	/* the port's handle for this buffer (an mbuf, a pool slot) */
+	void *priv; /* the port's handle for this buffer (an mbuf, a pool slot) */
 };
 
 enum net_port_caps {
-	NET_PORT_TX_IP_CKSUM = 1u << 0,	 /* hardware fills IPv4 header checksums */
+	NET_PORT_TX_IP_CKSUM = 1u << 0,  /* hardware fills IPv4 header checksums */
 	NET_PORT_TX_TCP_CKSUM = 1u << 1, /* hardware fills TCP checksums */
 };
 
@@ -89,8 +89,8 @@ struct net_port_ops {
 struct net_port {
 	const struct net_port_ops *ops;
 	void *ctx;
-	uint32_t caps;	/* enum net_port_caps */
-	uint16_t mtu;	/* IP MTU, 576..9000 */
+	uint32_t caps; /* enum net_port_caps */
+	uint16_t mtu;  /* IP MTU, 576..9000 */
 	uint8_t mac[6];
 };
 
@@ -103,30 +103,30 @@ struct net_config {
 	uint32_t gateway; /* 0: everything is on-link */
 
 	/* pools (all memory is taken at create time) */
-	uint32_t max_conns;	/* connections incl. SYN_RCVD and TIME_WAIT */
-	uint32_t rx_bufs;	/* receive buffers per core */
-	uint32_t rx_buf_size;	/* bytes each = the receive window, 1024..(1 << 30) */
-	uint32_t tx_bufs;	/* send buffers per core */
-	uint32_t tx_buf_size;	/* bytes each, 1024.. */
-	uint32_t arp_entries;	/* ARP cache slots (rounded up to a power of two) */
-	uint32_t arp_pending;	/* frames waiting for ARP resolution, per core */
-	uint32_t wheel_slots;	/* timer wheel slots of 1 ms (rounded up to a power of two) */
+	uint32_t max_conns;   /* connections incl. SYN_RCVD and TIME_WAIT */
+	uint32_t rx_bufs;     /* receive buffers per core */
+	uint32_t rx_buf_size; /* bytes each = the receive window, 1024..(1 << 30) */
+	uint32_t tx_bufs;     /* send buffers per core */
+	uint32_t tx_buf_size; /* bytes each, 1024.. */
+	uint32_t arp_entries; /* ARP cache slots (rounded up to a power of two) */
+	uint32_t arp_pending; /* frames waiting for ARP resolution, per core */
+	uint32_t wheel_slots; /* timer wheel slots of 1 ms (rounded up to a power of two) */
 
 	/* TCP */
-	uint32_t syn_backlog;	 /* SYN_RCVD per listener before SYN cookies are used */
+	uint32_t syn_backlog;    /* SYN_RCVD per listener before SYN cookies are used */
 	uint32_t init_cwnd_segs; /* initial congestion window in segments (RFC 6928: 10) */
-	uint32_t delack_ms;	 /* delayed ACK timer, < 500 */
-	uint32_t rto_init_ms;	 /* RFC 6298: 1000 */
+	uint32_t delack_ms;      /* delayed ACK timer, < 500 */
+	uint32_t rto_init_ms;    /* RFC 6298: 1000 */
 	uint32_t rto_min_ms;
 	uint32_t rto_max_ms;
-	uint32_t time_wait_ms;	 /* TIME_WAIT duration (short; see README) */
-	uint32_t fin_wait2_ms;	 /* FIN_WAIT_2 after the application closed */
+	uint32_t time_wait_ms;   /* TIME_WAIT duration (short; see README) */
+	uint32_t fin_wait2_ms;   /* FIN_WAIT_2 after the application closed */
 	uint32_t challenge_acks; /* RFC 5961 challenge ACKs per connection per second */
-	uint8_t syn_retries;	 /* SYN / SYN-ACK retransmissions before giving up */
-	uint8_t data_retries;	 /* RTO expiries in a row before the connection is reset */
-	uint8_t opt_wscale;	 /* offer window scaling */
-	uint8_t opt_sack;	 /* offer SACK-permitted (we send SACK blocks; we ignore them) */
-	uint8_t opt_timestamps;	 /* offer timestamps (PAWS, SYN cookie options) */
+	uint8_t syn_retries;     /* SYN / SYN-ACK retransmissions before giving up */
+	uint8_t data_retries;    /* RTO expiries in a row before the connection is reset */
+	uint8_t opt_wscale;      /* offer window scaling */
+	uint8_t opt_sack;        /* offer SACK-permitted (we send SACK blocks; we ignore them) */
+	uint8_t opt_timestamps;  /* offer timestamps (PAWS, SYN cookie options) */
 	uint8_t pad[3];
 	uint16_t eph_lo, eph_hi; /* local port range for tcp_connect() */
 
@@ -145,14 +145,14 @@ struct net_counters {
 	uint64_t eth_drop_type, eth_drop_dst, eth_drop_short;
 	uint64_t arp_rx, arp_tx_req, arp_tx_reply, arp_drop_bad, arp_pending_drop, arp_queue_full;
 	uint64_t ip_rx, ip_drop_hdr, ip_drop_cksum, ip_drop_frag, ip_drop_dst, ip_drop_src,
-		ip_drop_proto;
+	    ip_drop_proto;
 	uint64_t icmp_rx, icmp_echo_reply, icmp_drop_cksum, icmp_drop_other;
 	uint64_t tcp_rx, tcp_tx, tcp_drop_hdr, tcp_drop_cksum, tcp_drop_opts, tcp_rst_tx,
-		tcp_no_conn;
+	    tcp_no_conn;
 	uint64_t tcp_syn_rx, tcp_cookie_tx, tcp_cookie_ok, tcp_cookie_bad, tcp_syn_drop;
 	uint64_t tcp_accepts, tcp_connects, tcp_closed, tcp_resets_rx, tcp_timeouts;
 	uint64_t tcp_challenge_ack, tcp_challenge_limited, tcp_paws_drop, tcp_out_of_window,
-		tcp_bad_ack;
+	    tcp_bad_ack;
 	uint64_t tcp_rexmit_rto, tcp_rexmit_fast, tcp_persist_probe, tcp_dupack_rx;
 	uint64_t tcp_ooo_seg, tcp_ooo_drop, tcp_rx_nobuf, tcp_rx_bytes, tcp_tx_bytes;
 	uint64_t tcp_tw_reuse, tcp_conn_full;
@@ -168,7 +168,7 @@ struct tcp_app_ops; /* tcp.h */
  * NULL with errno = EINVAL (bad config or port) or ENOMEM.
  */
 struct net_core *net_core_create(const struct net_config *cfg, const struct net_port *port,
-				 const struct tcp_app_ops *ops, void *app);
+                                 const struct tcp_app_ops *ops, void *app);
 void net_core_destroy(struct net_core *nc);
 
 /* One pass: one rx burst through net_input(), then net_flush(). Returns frames received. */

@@ -31,27 +31,27 @@
 /* Always-on check for impossible states. */
 #define NET_PANIC(...)                                                                             \
 	do {                                                                                       \
-		fprintf(stderr, "net panic %s:%d: ", __FILE__, __LINE__);                         \
+		fprintf(stderr, "net panic %s:%d: ", __FILE__, __LINE__);                          \
 		fprintf(stderr, __VA_ARGS__);                                                      \
 		fputc('\n', stderr);                                                               \
 		abort();                                                                           \
 	} while (0)
 
-#define NET_BURST	   32
-#define NET_MAX_LISTEN	   16
-#define NET_ETH_HLEN	   14
-#define NET_IP_HLEN	   20
-#define NET_TCP_HLEN	   20
-#define NET_HDRS	   (NET_ETH_HLEN + NET_IP_HLEN + NET_TCP_HLEN)
-#define NET_ETHERTYPE_IP   0x0800
-#define NET_ETHERTYPE_ARP  0x0806
-#define NET_IPPROTO_ICMP   1
-#define NET_IPPROTO_TCP	   6
-#define TCP_OOO_MAX	   6   /* out-of-order ranges kept per connection */
-#define TCP_MSS_DEFAULT	   536 /* RFC 9293 3.7.1: no MSS option */
-#define TCP_MSS_FLOOR	   88  /* smallest peer MSS we honour */
-#define TCP_WSCALE_MAX	   14
-#define TCP_OPT_MAXLEN	   40
+#define NET_BURST           32
+#define NET_MAX_LISTEN      16
+#define NET_ETH_HLEN        14
+#define NET_IP_HLEN         20
+#define NET_TCP_HLEN        20
+#define NET_HDRS            (NET_ETH_HLEN + NET_IP_HLEN + NET_TCP_HLEN)
+#define NET_ETHERTYPE_IP    0x0800
+#define NET_ETHERTYPE_ARP   0x0806
+#define NET_IPPROTO_ICMP    1
+#define NET_IPPROTO_TCP     6
+#define TCP_OOO_MAX         6   /* out-of-order ranges kept per connection */
+#define TCP_MSS_DEFAULT     536 /* RFC 9293 3.7.1: no MSS option */
+#define TCP_MSS_FLOOR       88  /* smallest peer MSS we honour */
+#define TCP_WSCALE_MAX      14
+#define TCP_OPT_MAXLEN      40
 #define TCP_TS_PAWS_IDLE_MS (24u * 24 * 3600 * 1000) /* RFC 7323 5.5: 24 days */
 
 /* TCP header flags */
@@ -62,10 +62,10 @@
 #define TH_ACK 0x10
 #define TH_URG 0x20
 
-#define SEQ_LT(a, b)  ((int32_t)((uint32_t)(a) - (uint32_t)(b)) < 0)
-#define SEQ_LEQ(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) <= 0)
-#define SEQ_GT(a, b)  ((int32_t)((uint32_t)(a) - (uint32_t)(b)) > 0)
-#define SEQ_GEQ(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) >= 0)
+#define SEQ_LT(a, b)   ((int32_t)((uint32_t)(a) - (uint32_t)(b)) < 0)
+#define SEQ_LEQ(a, b)  ((int32_t)((uint32_t)(a) - (uint32_t)(b)) <= 0)
+#define SEQ_GT(a, b)   ((int32_t)((uint32_t)(a) - (uint32_t)(b)) > 0)
+#define SEQ_GEQ(a, b)  ((int32_t)((uint32_t)(a) - (uint32_t)(b)) >= 0)
 #define TIME_GEQ(a, b) SEQ_GEQ(a, b)
 
 static inline uint16_t net_rd16(const uint8_t *p)
@@ -157,30 +157,30 @@ struct tcp_txbuf {
 };
 
 enum tcp_flag {
-	TF_ACKNOW = 1u << 0,	  /* send an ACK at the next output */
-	TF_TS = 1u << 1,	  /* timestamps negotiated */
-	TF_SACK = 1u << 2,	  /* SACK-permitted negotiated */
-	TF_WSCALE = 1u << 3,	  /* window scaling negotiated */
-	TF_FIN_Q = 1u << 4,	  /* our FIN follows the queued data */
-	TF_APP = 1u << 5,	  /* the application holds the handle */
-	TF_RX_SHUT = 1u << 6,	  /* application closed: discard input */
-	TF_WANT_WRITE = 1u << 7,  /* a tcp_send() was short */
-	TF_RECOVERY = 1u << 8,	  /* NewReno fast recovery */
-	TF_RTT = 1u << 9,	  /* a segment is being timed */
-	TF_T_REXMIT = 1u << 10,	  /* t_rexmit armed (RTO or persist, see TF_PERSIST) */
-	TF_T_DELACK = 1u << 11,	  /* t_delack armed */
-	TF_T_MISC = 1u << 12,	  /* t_misc armed (TIME_WAIT, FIN_WAIT_2) */
-	TF_PERSIST = 1u << 13,	  /* t_rexmit is the persist timer */
-	TF_ACTIVE = 1u << 14,	  /* opened by tcp_connect() */
-	TF_EOF_DUE = 1u << 15,	  /* eof() to deliver */
-	TF_RELEASE = 1u << 16,	  /* release at the next flush (abort) */
-	TF_RECV_DUE = 1u << 17,	  /* in-order bytes to offer to recv() */
+	TF_ACKNOW = 1u << 0,       /* send an ACK at the next output */
+	TF_TS = 1u << 1,           /* timestamps negotiated */
+	TF_SACK = 1u << 2,         /* SACK-permitted negotiated */
+	TF_WSCALE = 1u << 3,       /* window scaling negotiated */
+	TF_FIN_Q = 1u << 4,        /* our FIN follows the queued data */
+	TF_APP = 1u << 5,          /* the application holds the handle */
+	TF_RX_SHUT = 1u << 6,      /* application closed: discard input */
+	TF_WANT_WRITE = 1u << 7,   /* a tcp_send() was short */
+	TF_RECOVERY = 1u << 8,     /* NewReno fast recovery */
+	TF_RTT = 1u << 9,          /* a segment is being timed */
+	TF_T_REXMIT = 1u << 10,    /* t_rexmit armed (RTO or persist, see TF_PERSIST) */
+	TF_T_DELACK = 1u << 11,    /* t_delack armed */
+	TF_T_MISC = 1u << 12,      /* t_misc armed (TIME_WAIT, FIN_WAIT_2) */
+	TF_PERSIST = 1u << 13,     /* t_rexmit is the persist timer */
+	TF_ACTIVE = 1u << 14,      /* opened by tcp_connect() */
+	TF_EOF_DUE = 1u << 15,     /* eof() to deliver */
+	TF_RELEASE = 1u << 16,     /* release at the next flush (abort) */
+	TF_RECV_DUE = 1u << 17,    /* in-order bytes to offer to recv() */
 	TF_FORCE_PROBE = 1u << 18, /* persist timer fired: send one byte */
-	TF_FIN_RCVD = 1u << 19,	  /* the peer's FIN was taken in order */
-	TF_WRITE_SHUT = 1u << 20, /* tcp_close()/tcp_shutdown() called */
-	TF_SEND_RST = 1u << 21,	  /* release with RST */
-	TF_FIN_ACKED = 1u << 22,  /* our FIN is acknowledged */
-	TF_FIN_OOO = 1u << 23,	  /* the peer's FIN came before some data: rcv_fin */
+	TF_FIN_RCVD = 1u << 19,    /* the peer's FIN was taken in order */
+	TF_WRITE_SHUT = 1u << 20,  /* tcp_close()/tcp_shutdown() called */
+	TF_SEND_RST = 1u << 21,    /* release with RST */
+	TF_FIN_ACKED = 1u << 22,   /* our FIN is acknowledged */
+	TF_FIN_OOO = 1u << 23,     /* the peer's FIN came before some data: rcv_fin */
 };
 
 struct tcp_conn {
@@ -188,12 +188,12 @@ struct tcp_conn {
 	uint32_t lip, rip;
 	uint16_t lport, rport;
 	struct net_tnode tn; /* timer wheel node: the earliest of t_rexmit, t_delack, t_misc */
-	uint32_t fnext;	     /* flush list; kept across reuse (see tcp_conn.c) */
+	uint32_t fnext;      /* flush list; kept across reuse (see tcp_conn.c) */
 	uint8_t in_flush;
-	uint8_t state;	   /* enum tcp_state */
-	uint8_t listener;  /* listener index + 1 for passive opens */
+	uint8_t state;    /* enum tcp_state */
+	uint8_t listener; /* listener index + 1 for passive opens */
 	uint8_t dupacks;
-	uint32_t flags;	   /* enum tcp_flag */
+	uint32_t flags; /* enum tcp_flag */
 
 	uint32_t iss, snd_una, snd_nxt, snd_max;
 	uint32_t snd_wnd, snd_wl1, snd_wl2, max_snd_wnd;
@@ -203,7 +203,7 @@ struct tcp_conn {
 	uint8_t backoff, retries, delack_segs, chal_cnt;
 
 	uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right edge we advertised */
-	uint32_t rcv_fin;		/* sequence number of an out-of-order FIN (TF_FIN_OOO) */
+	uint32_t rcv_fin;               /* sequence number of an out-of-order FIN (TF_FIN_OOO) */
 
 	uint32_t srtt_us, rttvar_us, rto_ms;
 	uint32_t rtt_seq, rtt_start_us;
@@ -320,29 +320,29 @@ void net_arp_tick(struct net_core *nc);
 
 /* ipv4.c */
 void net_ipv4_input(struct net_core *nc, const struct net_frame *f, const uint8_t *ip,
-		    uint32_t len);
+                    uint32_t len);
 /* Write a 20-byte IPv4 header at p for a payload of plen bytes; sets NET_F_TX_IP_CKSUM or
  * computes the checksum. */
 void net_ipv4_header(struct net_core *nc, struct net_frame *f, uint8_t *p, uint8_t proto,
-		     uint32_t src, uint32_t dst, uint32_t plen);
+                     uint32_t src, uint32_t dst, uint32_t plen);
 uint32_t net_pseudo_sum(uint32_t src, uint32_t dst, uint8_t proto, uint32_t len);
 
 /* tcp_opt.c */
 int tcp_opts_parse(const uint8_t *p, uint32_t len, bool syn, struct tcp_opts *o);
 uint32_t tcp_opts_syn(uint8_t *p, uint16_t mss, int wscale, bool sack, bool ts, uint32_t tsval,
-		      uint32_t tsecr);
+                      uint32_t tsecr);
 uint32_t tcp_opts_len(const struct net_core *nc, const struct tcp_conn *c, bool with_sack);
 uint32_t tcp_opts_write(const struct net_core *nc, const struct tcp_conn *c, uint8_t *p,
-			bool with_sack);
+                        bool with_sack);
 uint16_t tcp_mss_clamp(const struct tcp_opts *o);
 
 /* tcp_conn.c */
 int tcp_table_init(struct net_core *nc);
 void tcp_table_free(struct net_core *nc);
 struct tcp_conn *tcp_lookup(struct net_core *nc, uint32_t lip, uint16_t lport, uint32_t rip,
-			    uint16_t rport);
+                            uint16_t rport);
 struct tcp_conn *tcp_conn_new(struct net_core *nc, uint32_t lip, uint16_t lport, uint32_t rip,
-			      uint16_t rport);
+                              uint16_t rport);
 void tcp_conn_free(struct net_core *nc, struct tcp_conn *c);
 void tcp_release(struct net_core *nc, struct tcp_conn *c, int reason);
 void tcp_app_release(struct net_core *nc, struct tcp_conn *c, int reason);
@@ -361,9 +361,9 @@ int tcp_listener_find(const struct net_core *nc, uint16_t port);
 struct tcp_conn *tcp_listen_input(struct net_core *nc, int li, const struct tcp_seg *s);
 int tcp_accepted(struct net_core *nc, struct tcp_conn *c);
 uint32_t tcp_isn(const struct net_core *nc, uint32_t lip, uint16_t lport, uint32_t rip,
-		 uint16_t rport);
+                 uint16_t rport);
 uint32_t tcp_ts_offset(const struct net_core *nc, uint32_t lip, uint16_t lport, uint32_t rip,
-		       uint16_t rport);
+                       uint16_t rport);
 void tcp_init_sender(struct net_core *nc, struct tcp_conn *c);
 void tcp_apply_syn_opts(struct net_core *nc, struct tcp_conn *c, const struct tcp_opts *o);
 
@@ -384,21 +384,21 @@ uint32_t tcp_rcv_wnd(const struct net_core *nc, const struct tcp_conn *c);
 uint32_t tcp_rcv_wnd_adv(struct net_core *nc, struct tcp_conn *c);
 void tcp_data_input(struct net_core *nc, struct tcp_conn *c, const struct tcp_seg *s);
 uint32_t tcp_sack_blocks(const struct net_core *nc, const struct tcp_conn *c, uint32_t *blk,
-			 uint32_t max);
+                         uint32_t max);
 void tcp_rx_consume(struct net_core *nc, struct tcp_conn *c, uint32_t n);
 void tcp_rx_drop_all(struct net_core *nc, struct tcp_conn *c);
 
 /* tcp_out.c */
 void tcp_output(struct net_core *nc, struct tcp_conn *c);
 int tcp_send_seg(struct net_core *nc, struct tcp_conn *c, uint32_t seq, uint32_t len,
-		 uint8_t flags);
+                 uint8_t flags);
 void tcp_send_ack(struct net_core *nc, struct tcp_conn *c);
 void tcp_send_synack(struct net_core *nc, struct tcp_conn *c);
 void tcp_send_rst_for(struct net_core *nc, const struct tcp_seg *s);
 void tcp_send_rst(struct net_core *nc, struct tcp_conn *c);
 /* Raw segment with explicit fields (RST replies, SYN cookie SYN-ACKs). */
 int tcp_xmit_raw(struct net_core *nc, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,
-		 uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd, const uint8_t *opts,
-		 uint32_t optlen);
+                 uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd, const uint8_t *opts,
+                 uint32_t optlen);
 
 #endif

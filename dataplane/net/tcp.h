@@ -66,7 +66,7 @@ int tcp_unlisten(struct net_core *nc, uint16_t port);
  * ENOMEM (connection pool full).
  */
 struct tcp_conn *tcp_connect(struct net_core *nc, uint32_t ip, uint16_t port, void *user,
-			     uint64_t now_us);
+                             uint64_t now_us);
 
 /* Copy up to len bytes into the send buffer: bytes taken (>= 0), -EPIPE after close/shutdown
  * or reset, -ENOTCONN before the handshake completes, -ENOBUFS when the buffer pool is empty. */
@@ -93,7 +93,7 @@ void *tcp_user(const struct tcp_conn *c);
 
 /* Addresses in host byte order. */
 void tcp_endpoints(const struct tcp_conn *c, uint32_t *lip, uint16_t *lport, uint32_t *rip,
-		   uint16_t *rport);
+                   uint16_t *rport);
 
 enum tcp_state {
 	TCP_CLOSED = 0,

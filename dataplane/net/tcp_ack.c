@@ -178,8 +178,7 @@ static bool window_update(struct tcp_conn *c, const struct tcp_seg *s)
 {
 	uint32_t w;
 
-	if (!(SEQ_LT(c->snd_wl1, s->seq) ||
-	      (c->snd_wl1 == s->seq && SEQ_LEQ(c->snd_wl2, s->ack))))
+	if (!(SEQ_LT(c->snd_wl1, s->seq) || (c->snd_wl1 == s->seq && SEQ_LEQ(c->snd_wl2, s->ack))))
 		return false;
 	w = s->wnd << c->snd_wscale;
 	c->snd_wl1 = s->seq;
@@ -221,7 +220,7 @@ int tcp_ack_process(struct net_core *nc, struct tcp_conn *c, const struct tcp_se
 	if (SEQ_GT(ack, c->snd_una))
 		new_ack(nc, c, ack);
 	else if (!wchg && s->len == 0 && !(s->flags & (TH_SYN | TH_FIN)) &&
-		 c->snd_max != c->snd_una && c->snd_wnd && !(c->flags & TF_PERSIST))
+	         c->snd_max != c->snd_una && c->snd_wnd && !(c->flags & TF_PERSIST))
 		dup_ack(nc, c); /* RFC 5681 definition; answers to window probes excluded */
 	persist_check(nc, c);
 	if (wchg)

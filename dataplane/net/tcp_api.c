@@ -163,7 +163,7 @@ void *tcp_user(const struct tcp_conn *c)
 }
 
 void tcp_endpoints(const struct tcp_conn *c, uint32_t *lip, uint16_t *lport, uint32_t *rip,
-		   uint16_t *rport)
+                   uint16_t *rport)
 {
 	*lip = c->lip;
 	*lport = c->lport;
@@ -179,8 +179,8 @@ enum tcp_state tcp_state_of(const struct tcp_conn *c)
 const char *tcp_state_name(enum tcp_state st)
 {
 	static const char *const names[] = {
-		"CLOSED",     "LISTEN",	    "SYN_SENT",	  "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1",
-		"FIN_WAIT_2", "CLOSE_WAIT", "CLOSING",	  "LAST_ACK", "TIME_WAIT",
+	    "CLOSED",     "LISTEN",     "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1",
+	    "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING",  "LAST_ACK", "TIME_WAIT",
 	};
 
 	return (unsigned)st < sizeof(names) / sizeof(names[0]) ? names[st] : "?";

@@ -6,7 +6,8 @@
  *
  * Internal (net_impl.h): tcp_table_init, tcp_table_free, tcp_lookup, tcp_conn_new,
  * tcp_conn_free, tcp_release, tcp_set_state, tcp_enter_time_wait, tcp_timer_set,
- * tcp_app_release, tcp_timer_clear, tcp_timers_run, tcp_flush_add, tcp_flush_run, tcp_deliver, tcp_ts_now.
+ * tcp_app_release, tcp_timer_clear, tcp_timers_run, tcp_flush_add, tcp_flush_run, tcp_deliver,
+ * tcp_ts_now.
  *
  * Timers: each connection has three deadlines (t_rexmit: RTO, SYN retransmission or persist;
  * t_delack; t_misc: TIME_WAIT or FIN_WAIT_2) and one wheel node set to the earliest armed one,
@@ -40,7 +41,7 @@ int tcp_table_init(struct net_core *nc)
 		nc->conn_free[i] = n - i;
 	nc->nfree = n;
 	return net_wheel_init(&nc->wheel, nc->cfg.wheel_slots, &nc->conns[0].tn,
-			      sizeof(struct tcp_conn), 0);
+	                      sizeof(struct tcp_conn), 0);
 }
 
 void tcp_table_free(struct net_core *nc)
@@ -55,7 +56,7 @@ void tcp_table_free(struct net_core *nc)
 }
 
 static uint32_t bucket(const struct net_core *nc, uint32_t lip, uint16_t lport, uint32_t rip,
-		       uint16_t rport)
+                       uint16_t rport)
 {
 	uint32_t k[3] = {lip, rip, ((uint32_t)lport << 16) | rport};
 
@@ -63,7 +64,7 @@ static uint32_t bucket(const struct net_core *nc, uint32_t lip, uint16_t lport, 
 }
 
 struct tcp_conn *tcp_lookup(struct net_core *nc, uint32_t lip, uint16_t lport, uint32_t rip,
-			    uint16_t rport)
+                            uint16_t rport)
 {
 	uint32_t id = nc->hash[bucket(nc, lip, lport, rip, rport)];
 
@@ -78,7 +79,7 @@ struct tcp_conn *tcp_lookup(struct net_core *nc, uint32_t lip, uint16_t lport, u
 }
 
 struct tcp_conn *tcp_conn_new(struct net_core *nc, uint32_t lip, uint16_t lport, uint32_t rip,
-			      uint16_t rport)
+                              uint16_t rport)
 {
 	struct tcp_conn *c;
 	uint32_t id, b, fnext;

@@ -24,7 +24,7 @@
 #include "dataplane/net/net_impl.h"
 
 static bool parse_seg(struct net_core *nc, const uint8_t *ip, uint32_t iphl, uint32_t len,
-		      bool l4_ok, struct tcp_seg *s)
+                      bool l4_ok, struct tcp_seg *s)
 {
 	const uint8_t *th = ip + iphl;
 	uint32_t tlen = len - iphl, doff;
@@ -43,7 +43,7 @@ static bool parse_seg(struct net_core *nc, const uint8_t *ip, uint32_t iphl, uin
 		return false;
 	}
 	if (!l4_ok && net_cksum_fold(net_cksum_add(
-			      net_pseudo_sum(s->sip, s->dip, NET_IPPROTO_TCP, tlen), th, tlen))) {
+	                  net_pseudo_sum(s->sip, s->dip, NET_IPPROTO_TCP, tlen), th, tlen))) {
 		nc->cnt.tcp_drop_cksum++;
 		return false;
 	}
@@ -54,7 +54,7 @@ static bool parse_seg(struct net_core *nc, const uint8_t *ip, uint32_t iphl, uin
 	s->data = th + doff;
 	s->len = tlen - doff;
 	if (tcp_opts_parse(th + NET_TCP_HLEN, doff - NET_TCP_HLEN, (s->flags & TH_SYN) != 0,
-			   &s->opt) != 0) {
+	                   &s->opt) != 0) {
 		nc->cnt.tcp_drop_opts++;
 		return false;
 	}
@@ -94,9 +94,9 @@ static void conn_reset(struct net_core *nc, struct tcp_conn *c)
 	}
 	/* after our FIN, with every byte acknowledged, nothing was lost: an orderly end */
 	tcp_release(nc, c,
-		    (c->state == TCP_LAST_ACK || c->state == TCP_CLOSING) && !tcp_txlen(nc, c)
-			    ? 0
-			    : -ECONNRESET);
+	            (c->state == TCP_LAST_ACK || c->state == TCP_CLOSING) && !tcp_txlen(nc, c)
+	                ? 0
+	                : -ECONNRESET);
 }
 
 static void syn_sent_input(struct net_core *nc, struct tcp_conn *c, const struct tcp_seg *s)
@@ -291,7 +291,7 @@ static void conn_input(struct net_core *nc, struct tcp_conn *c, const struct tcp
 				return;
 			}
 		} else if (c->state == TCP_ESTABLISHED || c->state == TCP_FIN_WAIT_1 ||
-			   c->state == TCP_FIN_WAIT_2) {
+		           c->state == TCP_FIN_WAIT_2) {
 			tcp_data_input(nc, c, s);
 		} else {
 			c->flags |= TF_ACKNOW; /* after the peer's FIN: nothing new can come */

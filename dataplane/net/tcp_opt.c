@@ -17,8 +17,15 @@
  */
 #include "dataplane/net/net_impl.h"
 
-enum { OPT_EOL = 0, OPT_NOP = 1, OPT_MSS = 2, OPT_WS = 3, OPT_SACKOK = 4, OPT_SACK = 5,
-       OPT_TS = 8 };
+enum {
+	OPT_EOL = 0,
+	OPT_NOP = 1,
+	OPT_MSS = 2,
+	OPT_WS = 3,
+	OPT_SACKOK = 4,
+	OPT_SACK = 5,
+	OPT_TS = 8
+};
 
 int tcp_opts_parse(const uint8_t *p, uint32_t len, bool syn, struct tcp_opts *o)
 {
@@ -77,7 +84,7 @@ static uint8_t *put_ts(uint8_t *p, uint32_t tsval, uint32_t tsecr)
 
 /* SYN / SYN-ACK options; wscale < 0 leaves window scaling out. Returns the length (<= 20). */
 uint32_t tcp_opts_syn(uint8_t *p, uint16_t mss, int wscale, bool sack, bool ts, uint32_t tsval,
-		      uint32_t tsecr)
+                      uint32_t tsecr)
 {
 	uint8_t *q = p;
 
@@ -129,7 +136,7 @@ uint32_t tcp_opts_len(const struct net_core *nc, const struct tcp_conn *c, bool 
 }
 
 uint32_t tcp_opts_write(const struct net_core *nc, const struct tcp_conn *c, uint8_t *p,
-			bool with_sack)
+                        bool with_sack)
 {
 	uint8_t *q = p;
 

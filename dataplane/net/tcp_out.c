@@ -23,7 +23,7 @@
 #include "dataplane/net/net_impl.h"
 
 static void tcp_checksum(struct net_core *nc, struct net_frame *f, uint8_t *th, uint32_t tlen,
-			 uint32_t src, uint32_t dst)
+                         uint32_t src, uint32_t dst)
 {
 	uint32_t ps = net_pseudo_sum(src, dst, NET_IPPROTO_TCP, tlen);
 
@@ -37,7 +37,7 @@ static void tcp_checksum(struct net_core *nc, struct net_frame *f, uint8_t *th, 
 }
 
 static void tcp_header(uint8_t *th, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
-		       uint32_t optlen, uint8_t flags, uint16_t wnd)
+                       uint32_t optlen, uint8_t flags, uint16_t wnd)
 {
 	net_wr16(th, sport);
 	net_wr16(th + 2, dport);
@@ -51,8 +51,8 @@ static void tcp_header(uint8_t *th, uint16_t sport, uint16_t dport, uint32_t seq
 }
 
 int tcp_xmit_raw(struct net_core *nc, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,
-		 uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd, const uint8_t *opts,
-		 uint32_t optlen)
+                 uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd, const uint8_t *opts,
+                 uint32_t optlen)
 {
 	struct net_frame f;
 	uint8_t *ip, *th;
@@ -77,7 +77,7 @@ int tcp_xmit_raw(struct net_core *nc, uint32_t lip, uint16_t lport, uint32_t rip
 
 /* Copy len bytes of the send ring starting at sequence number seq. */
 static void ring_copy(const struct net_core *nc, const struct tcp_conn *c, uint8_t *dst,
-		      uint32_t seq, uint32_t len)
+                      uint32_t seq, uint32_t len)
 {
 	const struct tcp_txbuf *tb = tcp_txbuf(nc, c);
 	uint32_t cap = nc->cfg.tx_buf_size;
@@ -99,8 +99,7 @@ static void ack_sent(struct net_core *nc, struct tcp_conn *c)
 		tcp_timer_clear(nc, c, TF_T_DELACK);
 }
 
-int tcp_send_seg(struct net_core *nc, struct tcp_conn *c, uint32_t seq, uint32_t len,
-		 uint8_t flags)
+int tcp_send_seg(struct net_core *nc, struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
 {
 	struct net_frame f;
 	uint8_t *ip, *th;
@@ -116,8 +115,8 @@ int tcp_send_seg(struct net_core *nc, struct tcp_conn *c, uint32_t seq, uint32_t
 		bool ts = c->state == TCP_SYN_SENT ? nc->cfg.opt_timestamps : (c->flags & TF_TS);
 
 		optlen = tcp_opts_syn(th + NET_TCP_HLEN, nc->mss_local, ws ? c->rcv_wscale : -1,
-				      sack, ts, tcp_ts_now(nc, c),
-				      c->state == TCP_SYN_SENT ? 0 : c->ts_recent);
+		                      sack, ts, tcp_ts_now(nc, c),
+		                      c->state == TCP_SYN_SENT ? 0 : c->ts_recent);
 		wnd = net_min32(tcp_rcv_wnd(nc, c), 65535);
 		c->rcv_adv = c->rcv_nxt + wnd;
 	} else {
@@ -127,7 +126,7 @@ int tcp_send_seg(struct net_core *nc, struct tcp_conn *c, uint32_t seq, uint32_t
 	tlen = NET_TCP_HLEN + optlen + len;
 	net_ipv4_header(nc, &f, ip, NET_IPPROTO_TCP, c->lip, c->rip, tlen);
 	tcp_header(th, c->lport, c->rport, seq, (flags & TH_ACK) ? c->rcv_nxt : 0, optlen, flags,
-		   (uint16_t)wnd);
+	           (uint16_t)wnd);
 	if (len)
 		ring_copy(nc, c, th + NET_TCP_HLEN + optlen, seq, len);
 	tcp_checksum(nc, &f, th, tlen, c->lip, c->rip);
@@ -168,7 +167,7 @@ void tcp_send_synack(struct net_core *nc, struct tcp_conn *c)
 void tcp_send_rst(struct net_core *nc, struct tcp_conn *c)
 {
 	tcp_xmit_raw(nc, c->lip, c->lport, c->rip, c->rport, c->snd_max, c->rcv_nxt,
-		     TH_RST | TH_ACK, 0, NULL, 0);
+	             TH_RST | TH_ACK, 0, NULL, 0);
 }
 
 /* RFC 9293 3.10.7.1: the reset answering a segment that has no connection. */
@@ -182,7 +181,7 @@ void tcp_send_rst_for(struct net_core *nc, const struct tcp_seg *s)
 		uint32_t ack = s->seq + s->len + !!(s->flags & TH_SYN) + !!(s->flags & TH_FIN);
 
 		tcp_xmit_raw(nc, s->dip, s->dport, s->sip, s->sport, 0, ack, TH_RST | TH_ACK, 0,
-			     NULL, 0);
+		             NULL, 0);
 	}
 }
 
@@ -196,7 +195,7 @@ static void output_syn(struct net_core *nc, struct tcp_conn *c)
 {
 	if (c->snd_nxt == c->iss) {
 		tcp_send_seg(nc, c, c->iss, 0,
-			     c->state == TCP_SYN_SENT ? TH_SYN : (TH_SYN | TH_ACK));
+		             c->state == TCP_SYN_SENT ? TH_SYN : (TH_SYN | TH_ACK));
 		c->snd_nxt = c->iss + 1;
 		if (c->retries == 0) { /* time the handshake (Karn: only if never resent) */
 			c->flags |= TF_RTT;
@@ -275,7 +274,8 @@ void tcp_output(struct net_core *nc, struct tcp_conn *c)
 		tcp_send_ack(nc, c);
 	if (c->snd_wnd == 0 && c->snd_nxt == c->snd_una && tcp_txlen(nc, c) &&
 	    !(c->flags & TF_PERSIST)) {
-		/* zero window, nothing in flight: probe with the persist timer (RFC 9293 3.8.6.1) */
+		/* zero window, nothing in flight: probe with the persist timer (RFC 9293 3.8.6.1)
+		 */
 		c->flags |= TF_PERSIST;
 		c->backoff = 0;
 		tcp_timer_set(nc, c, TF_T_REXMIT, c->rto_ms);

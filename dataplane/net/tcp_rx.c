@@ -213,7 +213,7 @@ void tcp_data_input(struct net_core *nc, struct tcp_conn *c, const struct tcp_se
 }
 
 uint32_t tcp_sack_blocks(const struct net_core *nc, const struct tcp_conn *c, uint32_t *blk,
-			 uint32_t max)
+                         uint32_t max)
 {
 	const struct tcp_rxbuf *rb = tcp_rxbuf(nc, c);
 	uint32_t n = 0;

@@ -24,7 +24,7 @@
 #include "dataplane/net/net_impl.h"
 
 #define COOKIE_PERIOD_MS 64000u
-#define TS_OPT_MARK	 0x20u
+#define TS_OPT_MARK      0x20u
 
 static const uint16_t cookie_mss[8] = {88, 536, 1200, 1300, 1360, 1400, 1440, 1460};
 
@@ -65,7 +65,7 @@ int tcp_unlisten(struct net_core *nc, uint16_t port)
 /* ---- hashes ---- */
 
 static uint64_t tuple_hash(const uint8_t *key, uint32_t lip, uint16_t lport, uint32_t rip,
-			   uint16_t rport, uint32_t x, uint32_t y)
+                           uint16_t rport, uint32_t x, uint32_t y)
 {
 	uint32_t k[5] = {lip, rip, ((uint32_t)lport << 16) | rport, x, y};
 
@@ -73,23 +73,23 @@ static uint64_t tuple_hash(const uint8_t *key, uint32_t lip, uint16_t lport, uin
 }
 
 uint32_t tcp_isn(const struct net_core *nc, uint32_t lip, uint16_t lport, uint32_t rip,
-		 uint16_t rport)
+                 uint16_t rport)
 {
 	return (uint32_t)tuple_hash(nc->ikey, lip, lport, rip, rport, 0, 0) +
 	       (uint32_t)(nc->now_us / 4);
 }
 
 uint32_t tcp_ts_offset(const struct net_core *nc, uint32_t lip, uint16_t lport, uint32_t rip,
-		       uint16_t rport)
+                       uint16_t rport)
 {
 	return (uint32_t)tuple_hash(nc->ikey, lip, lport, rip, rport, 1, 0);
 }
 
 static uint32_t cookie_make(const struct net_core *nc, const struct tcp_seg *s, uint32_t period,
-			    uint32_t mssidx)
+                            uint32_t mssidx)
 {
-	uint32_t h = (uint32_t)tuple_hash(nc->ckey, s->dip, s->dport, s->sip, s->sport, s->seq,
-					  period);
+	uint32_t h =
+	    (uint32_t)tuple_hash(nc->ckey, s->dip, s->dport, s->sip, s->sport, s->seq, period);
 
 	return ((period & 31) << 27) | (mssidx << 24) | (h & 0xffffff);
 }
@@ -163,16 +163,16 @@ static void cookie_synack(struct net_core *nc, const struct tcp_seg *s)
 	if (ts) {
 		uint32_t base = nc->now_ms + tcp_ts_offset(nc, s->dip, s->dport, s->sip, s->sport);
 
-		tsval = (base & ~63u) | TS_OPT_MARK | (sack ? 0x10u : 0) |
-			(ws ? s->opt.wscale : 0xfu);
+		tsval =
+		    (base & ~63u) | TS_OPT_MARK | (sack ? 0x10u : 0) | (ws ? s->opt.wscale : 0xfu);
 		if (SEQ_GT(tsval, base))
 			tsval -= 64; /* never ahead of the clock the connection will use */
 	}
 	optlen = tcp_opts_syn(opts, nc->mss_local, ws ? nc->rcv_wscale : -1, sack, ts, tsval,
-			      s->opt.tsval);
+	                      s->opt.tsval);
 	nc->cnt.tcp_cookie_tx++;
 	tcp_xmit_raw(nc, s->dip, s->dport, s->sip, s->sport, iss, s->seq + 1, TH_SYN | TH_ACK,
-		     (uint16_t)net_min32(nc->cfg.rx_buf_size, 65535), opts, optlen);
+	             (uint16_t)net_min32(nc->cfg.rx_buf_size, 65535), opts, optlen);
 }
 
 /* Decode the peer's options from the TSecr of a cookie handshake's final ACK. */
@@ -308,7 +308,7 @@ static int pick_port(struct net_core *nc, uint32_t ip, uint16_t port, uint16_t *
 }
 
 struct tcp_conn *tcp_connect(struct net_core *nc, uint32_t ip, uint16_t port, void *user,
-			     uint64_t now_us)
+                             uint64_t now_us)
 {
 	struct tcp_conn *c;
 	uint16_t lport;

@@ -73,7 +73,7 @@ void net_wheel_insert(struct net_wheel *w, uint32_t id, uint32_t expire)
 
 /* Fire the due nodes of one slot. New nodes go to list heads, behind the scan. */
 static void wheel_slot(struct net_wheel *w, uint32_t slot, void (*fire)(void *, uint32_t),
-		       void *arg)
+                       void *arg)
 {
 	uint32_t id = w->slots[slot];
 
@@ -91,7 +91,7 @@ static void wheel_slot(struct net_wheel *w, uint32_t slot, void (*fire)(void *, 
 }
 
 void net_wheel_advance(struct net_wheel *w, uint32_t now, void (*fire)(void *arg, uint32_t id),
-		       void *arg)
+                       void *arg)
 {
 	uint32_t old = w->now;
 	uint32_t steps = now - old;

@@ -29,11 +29,11 @@ struct net_tnode {
 
 struct net_wheel {
 	uint32_t *slots; /* head id per slot */
-	uint32_t mask;	 /* slots - 1 */
-	uint32_t now;	 /* last tick processed */
+	uint32_t mask;   /* slots - 1 */
+	uint32_t now;    /* last tick processed */
 	uint32_t cursor; /* next node of an ongoing scan, 0 = none */
-	uint32_t count;	 /* nodes linked */
-	char *base;	 /* &node of id 0 */
+	uint32_t count;  /* nodes linked */
+	char *base;      /* &node of id 0 */
 	size_t stride;
 };
 
@@ -55,6 +55,6 @@ static inline int net_wheel_linked(const struct net_tnode *n)
 void net_wheel_insert(struct net_wheel *w, uint32_t id, uint32_t expire);
 void net_wheel_cancel(struct net_wheel *w, uint32_t id);
 void net_wheel_advance(struct net_wheel *w, uint32_t now, void (*fire)(void *arg, uint32_t id),
-		       void *arg);
+                       void *arg);
 
 #endif
