@@ -38,7 +38,7 @@ static int nt_pass, nt_fail;
 			nt_pass++;                                                                 \
 		} else {                                                                           \
 			nt_fail++;                                                                 \
-			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);           \
+			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);            \
 			fprintf(stderr, __VA_ARGS__);                                              \
 			fputc('\n', stderr);                                                       \
 		}                                                                                  \
@@ -111,7 +111,7 @@ struct tseg {
 	const void *data;
 	uint32_t len;
 	bool bad_ip_cksum, bad_tcp_cksum;
-	uint16_t frag; /* IPv4 flags+offset field (0x4000 = DF by default when 0) */
+	uint16_t frag;    /* IPv4 flags+offset field (0x4000 = DF by default when 0) */
 	uint8_t raw_doff; /* 0: computed; else written as the data offset (words) */
 };
 
@@ -171,7 +171,7 @@ static uint32_t nt_eth(uint8_t *f, const uint8_t *dst, const uint8_t *src, uint1
 }
 
 static void nt_ip(uint8_t *ip, uint32_t src, uint32_t dst, uint8_t proto, uint32_t plen,
-		  uint16_t frag, bool bad)
+                  uint16_t frag, bool bad)
 {
 	ip[0] = 0x45;
 	ip[1] = 0;
@@ -213,7 +213,7 @@ NT_UNUSED static uint32_t nt_build_tcp(uint8_t *f, const struct tseg *s)
 }
 
 NT_UNUSED static uint32_t nt_build_arp(uint8_t *f, uint16_t op, const uint8_t *sha, uint32_t spa,
-				       const uint8_t *tha, uint32_t tpa, const uint8_t *eth_dst)
+                                       const uint8_t *tha, uint32_t tpa, const uint8_t *eth_dst)
 {
 	uint8_t *p = f + nt_eth(f, eth_dst, sha, 0x0806);
 
@@ -231,7 +231,7 @@ NT_UNUSED static uint32_t nt_build_arp(uint8_t *f, uint16_t op, const uint8_t *s
 }
 
 NT_UNUSED static uint32_t nt_build_echo(uint8_t *f, uint16_t id, uint16_t seq, const void *data,
-					uint32_t len, bool bad_icmp)
+                                        uint32_t len, bool bad_icmp)
 {
 	uint8_t *ip = f + nt_eth(f, HOST_MAC, PEER_MAC, 0x0800), *ic = ip + 20;
 
@@ -376,10 +376,10 @@ struct tapp {
 	struct net_core *nc;
 	struct tconn conn[TAPP_MAX];
 	int n;
-	int refuse;	     /* accept() returns -1 */
-	size_t consume_max;  /* recv() consumes at most this much per call; SIZE_MAX = all */
-	bool close_on_eof;   /* tcp_close() from eof() */
-	const char *reply;   /* tcp_send() this from accept() */
+	int refuse;         /* accept() returns -1 */
+	size_t consume_max; /* recv() consumes at most this much per call; SIZE_MAX = all */
+	bool close_on_eof;  /* tcp_close() from eof() */
+	const char *reply;  /* tcp_send() this from accept() */
 };
 
 static struct tconn *tapp_find(struct tapp *a, struct tcp_conn *c)
@@ -480,12 +480,12 @@ static void tapp_closed(void *app, struct tcp_conn *c, int reason)
 }
 
 static const struct tcp_app_ops tapp_ops NT_UNUSED = {
-	.accept = tapp_accept,
-	.connected = tapp_connected,
-	.recv = tapp_recv,
-	.eof = tapp_eof,
-	.writable = tapp_writable,
-	.closed = tapp_closed,
+    .accept = tapp_accept,
+    .connected = tapp_connected,
+    .recv = tapp_recv,
+    .eof = tapp_eof,
+    .writable = tapp_writable,
+    .closed = tapp_closed,
 };
 
 NT_UNUSED static void tapp_free(struct tapp *a)
@@ -632,7 +632,7 @@ struct thand {
 	uint16_t mss;
 	bool ts, ws, sack;
 	uint32_t rtt_ms; /* virtual time between SYN-ACK and ACK */
-	uint16_t wnd;	 /* raw window in the final ACK */
+	uint16_t wnd;    /* raw window in the final ACK */
 };
 
 NT_UNUSED static void thand_default(struct thand *h, uint16_t sport)
@@ -648,10 +648,10 @@ NT_UNUSED static void thand_default(struct thand *h, uint16_t sport)
 }
 
 NT_UNUSED static struct tconn *tenv_handshake(struct tenv *e, const struct thand *h,
-					      uint32_t *srv_isn)
+                                              uint32_t *srv_isn)
 {
-	struct tseg s = {.sport = h->sport, .dport = h->dport, .seq = h->peer_isn,
-			 .flags = F_SYN, .wnd = 65535};
+	struct tseg s = {
+	    .sport = h->sport, .dport = h->dport, .seq = h->peer_isn, .flags = F_SYN, .wnd = 65535};
 	uint32_t tsval;
 
 	if (h->mss)
@@ -686,11 +686,17 @@ NT_UNUSED static struct tconn *tenv_handshake(struct tenv *e, const struct thand
 
 /* A segment on an established test connection (timestamps added when ts_val != 0). */
 NT_UNUSED static void tenv_seg(struct tenv *e, uint16_t sport, uint32_t seq, uint32_t ack,
-			       uint8_t flags, uint16_t wnd, uint32_t ts_val, uint32_t ts_ecr,
-			       const void *data, uint32_t len)
+                               uint8_t flags, uint16_t wnd, uint32_t ts_val, uint32_t ts_ecr,
+                               const void *data, uint32_t len)
 {
-	struct tseg s = {.sport = sport, .dport = 25, .seq = seq, .ack = ack, .flags = flags,
-			 .wnd = wnd, .data = data, .len = len};
+	struct tseg s = {.sport = sport,
+	                 .dport = 25,
+	                 .seq = seq,
+	                 .ack = ack,
+	                 .flags = flags,
+	                 .wnd = wnd,
+	                 .data = data,
+	                 .len = len};
 
 	if (ts_val)
 		nt_opt_ts(&s, ts_val, ts_ecr);

@@ -22,7 +22,7 @@ static void test_request_reply(void)
 	CHECK(memcmp(e.pkt.dst, PEER_MAC, 6) == 0 && memcmp(e.pkt.src, HOST_MAC, 6) == 0,
 	      "unicast to the asker");
 	CHECK(memcmp(e.pkt.arp_sha, HOST_MAC, 6) == 0 && e.pkt.arp_spa == HOST_IP &&
-		      e.pkt.arp_tpa == PEER_IP,
+	          e.pkt.arp_tpa == PEER_IP,
 	      "fields");
 	CHECK(e.pkt.flen >= 60, "padded to 60 bytes: %u", e.pkt.flen);
 	/* for someone else: no reply */
@@ -133,10 +133,9 @@ static void test_gateway(void)
 	tenv_poll(&e);
 	CHECK(tenv_take(&e) && e.pkt.arp_op == 1 && e.pkt.arp_tpa == 0x0a0000feu,
 	      "resolve the gateway, not the destination");
-	tenv_inject(&e, f,
-		    nt_build_arp(f, 2, GW_MAC, 0x0a0000feu, HOST_MAC, HOST_IP, HOST_MAC));
+	tenv_inject(&e, f, nt_build_arp(f, 2, GW_MAC, 0x0a0000feu, HOST_MAC, HOST_IP, HOST_MAC));
 	CHECK(tenv_take(&e) && e.pkt.flags == F_SYN && memcmp(e.pkt.dst, GW_MAC, 6) == 0 &&
-		      e.pkt.dip == 0xc0000207u,
+	          e.pkt.dip == 0xc0000207u,
 	      "SYN to the gateway's MAC for the remote address");
 	tenv_stop(&e);
 }

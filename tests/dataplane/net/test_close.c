@@ -7,8 +7,8 @@
  */
 #include "tests/dataplane/net/nettest.h"
 
-#define SPORT 40600
-#define TW_MS 2000
+#define SPORT  40600
+#define TW_MS  2000
 #define FW2_MS 3000
 
 struct fix {
@@ -58,7 +58,8 @@ static void test_passive_close(void)
 	}
 	seg(&f, f.isn + 1, F_FIN | F_ACK, NULL);
 	CHECK(st(&f) == TCP_CLOSE_WAIT && f.t->eofs == 1, "CLOSE_WAIT, eof()");
-	CHECK(tenv_take(&f.e) && f.e.pkt.flags == F_ACK && f.e.pkt.ack == f.rn, "FIN acked at once");
+	CHECK(tenv_take(&f.e) && f.e.pkt.flags == F_ACK && f.e.pkt.ack == f.rn,
+	      "FIN acked at once");
 	tcp_send(f.e.nc, f.t->c, "221 bye\r\n", 9);
 	CHECK(tcp_close(f.e.nc, f.t->c) == 0, "close");
 	CHECK(st(&f) == TCP_LAST_ACK, "LAST_ACK");
@@ -87,7 +88,7 @@ static void test_close_in_eof(void)
 	CHECK(!tenv_take(&f.e), "no separate ACK");
 	/* the FIN is lost: retransmitted by the RTO */
 	CHECK(tenv_run_until_tx(&f.e, 1000) == 200 && tenv_take(&f.e) &&
-		      f.e.pkt.flags == (F_FIN | F_ACK) && f.e.pkt.seq == f.isn + 1,
+	          f.e.pkt.flags == (F_FIN | F_ACK) && f.e.pkt.seq == f.isn + 1,
 	      "FIN retransmitted");
 	seg(&f, f.isn + 2, F_ACK, NULL);
 	CHECK(f.t->closed == 1 && net_core_conns(f.e.nc) == 0, "LAST_ACK -> CLOSED");
@@ -193,8 +194,11 @@ static void test_time_wait_reuse(void)
 		tenv_drain(&f.e);
 		{
 			/* an old SYN (lower sequence number, or older timestamp): not a reuse */
-			struct tseg s = {.sport = SPORT, .dport = 25, .seq = f.rn - 50,
-					 .flags = F_SYN, .wnd = 100};
+			struct tseg s = {.sport = SPORT,
+			                 .dport = 25,
+			                 .seq = f.rn - 50,
+			                 .flags = F_SYN,
+			                 .wnd = 100};
 
 			if (with_ts) {
 				s.seq = f.rn + 50;
@@ -210,7 +214,7 @@ static void test_time_wait_reuse(void)
 				nt_opt_ts(&s, f.ts + 100, 0);
 			tenv_send(&f.e, &s);
 			CHECK(tenv_take(&f.e) && f.e.pkt.flags == (F_SYN | F_ACK) &&
-				      f.e.pkt.ack == f.rn + 100001,
+			          f.e.pkt.ack == f.rn + 100001,
 			      "newer SYN reuses the tuple (ts %d)", with_ts);
 			CHECK(cnt->tcp_tw_reuse == 1 && net_core_conns(f.e.nc) == 1, "reused");
 		}

@@ -20,8 +20,8 @@ static void test_passive_options(void)
 	tenv_arp_prime(&e);
 	thand_default(&h, 40000);
 	{
-		struct tseg s = {.sport = h.sport, .dport = 25, .seq = h.peer_isn, .flags = F_SYN,
-				 .wnd = 65535};
+		struct tseg s = {
+		    .sport = h.sport, .dport = 25, .seq = h.peer_isn, .flags = F_SYN, .wnd = 65535};
 
 		nt_opt_mss(&s, 1400);
 		nt_opt_sackok(&s);
@@ -47,7 +47,8 @@ static void test_passive_options(void)
 	CHECK(e.app.n == 1 && e.app.conn[0].accepted, "accepted");
 	CHECK(tenv_pending(&e) == 0, "no frame for a bare ACK");
 	t = &e.app.conn[0];
-	CHECK(tcp_state_of(t->c) == TCP_ESTABLISHED, "state %s", tcp_state_name(tcp_state_of(t->c)));
+	CHECK(tcp_state_of(t->c) == TCP_ESTABLISHED, "state %s",
+	      tcp_state_name(tcp_state_of(t->c)));
 	tcp_get_info(e.nc, t->c, &ti);
 	CHECK(ti.mss == 1400 && ti.snd_wscale == 7 && ti.timestamps && ti.sack, "negotiated");
 	CHECK(ti.snd_wnd == 512u << 7, "send window scaled: %u", ti.snd_wnd);
@@ -76,7 +77,8 @@ static void test_no_options(void)
 	tcp_listen(e.nc, 25);
 	tenv_arp_prime(&e);
 	{
-		struct tseg s = {.sport = 40001, .dport = 25, .seq = 5, .flags = F_SYN, .wnd = 8192};
+		struct tseg s = {
+		    .sport = 40001, .dport = 25, .seq = 5, .flags = F_SYN, .wnd = 8192};
 
 		tenv_send(&e, &s);
 	}
@@ -102,7 +104,8 @@ static void test_mss_floor_ws_cap(void)
 	tcp_listen(e.nc, 25);
 	tenv_arp_prime(&e);
 	{
-		struct tseg s = {.sport = 40002, .dport = 25, .seq = 99, .flags = F_SYN, .wnd = 100};
+		struct tseg s = {
+		    .sport = 40002, .dport = 25, .seq = 99, .flags = F_SYN, .wnd = 100};
 
 		nt_opt_mss(&s, 1);
 		nt_opt_ws(&s, 200);
@@ -191,8 +194,11 @@ static void test_isn(void)
 	tcp_listen(e.nc, 25);
 	tenv_arp_prime(&e);
 	for (int i = 0; i < 3; i++) {
-		struct tseg s = {.sport = (uint16_t)(41000 + (i == 2 ? 0 : i)), .dport = 25,
-				 .seq = 1, .flags = F_SYN, .wnd = 100};
+		struct tseg s = {.sport = (uint16_t)(41000 + (i == 2 ? 0 : i)),
+		                 .dport = 25,
+		                 .seq = 1,
+		                 .flags = F_SYN,
+		                 .wnd = 100};
 
 		if (i == 2) { /* same 4-tuple as i == 0, 0.5 s later, after a reset */
 			struct tseg r = {.sport = 41000, .dport = 25, .seq = 2, .flags = F_RST};
@@ -225,13 +231,17 @@ static void test_active_open(void)
 	tenv_poll(&e);
 	CHECK(tenv_take(&e) && e.pkt.flags == F_SYN, "SYN");
 	CHECK(e.pkt.has_mss && e.pkt.mss == 1460 && e.pkt.has_ws && e.pkt.has_ts &&
-		      e.pkt.has_sackok,
+	          e.pkt.has_sackok,
 	      "options offered");
 	CHECK(e.pkt.dport == 2525 && e.pkt.sport >= 32768, "ports");
 	iss = e.pkt.seq;
 	{
-		struct tseg s = {.sport = 2525, .dport = e.pkt.sport, .seq = 7000, .ack = iss + 1,
-				 .flags = F_SYN | F_ACK, .wnd = 1000};
+		struct tseg s = {.sport = 2525,
+		                 .dport = e.pkt.sport,
+		                 .seq = 7000,
+		                 .ack = iss + 1,
+		                 .flags = F_SYN | F_ACK,
+		                 .wnd = 1000};
 
 		nt_opt_mss(&s, 1000);
 		nt_opt_ws(&s, 2);
@@ -262,8 +272,11 @@ static void test_active_refused(void)
 	tenv_poll(&e);
 	CHECK(tenv_take(&e) && e.pkt.flags == F_SYN, "SYN");
 	{
-		struct tseg s = {.sport = 2525, .dport = e.pkt.sport, .seq = 0,
-				 .ack = e.pkt.seq + 1, .flags = F_RST | F_ACK};
+		struct tseg s = {.sport = 2525,
+		                 .dport = e.pkt.sport,
+		                 .seq = 0,
+		                 .ack = e.pkt.seq + 1,
+		                 .flags = F_RST | F_ACK};
 
 		tenv_send(&e, &s);
 	}

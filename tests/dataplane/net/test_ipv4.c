@@ -165,7 +165,7 @@ static void test_offload(void)
 	net_memport_inject(&e.mp, f, n, NET_F_RX_IP_BAD);
 	tenv_poll(&e);
 	CHECK(net_memport_pending(&e.mp) == 0 && cnt->tcp_drop_cksum == 1 &&
-		      cnt->ip_drop_cksum == 1,
+	          cnt->ip_drop_cksum == 1,
 	      "port-flagged bad checksums dropped");
 	tenv_stop(&e);
 }

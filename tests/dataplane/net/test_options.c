@@ -20,26 +20,26 @@ struct opt_case {
 };
 
 static const struct opt_case cases[] = {
-	{"empty", {0}, 0, true, 0, 0, 0, 0},
-	{"mss", {2, 4, 5, 0xb4}, 4, true, 0, TO_MSS, 1460, 0},
-	{"mss on non-SYN ignored", {2, 4, 5, 0xb4}, 4, false, 0, 0, 0, 0},
-	{"ws", {1, 3, 3, 7}, 4, true, 0, TO_WS, 0, 7},
-	{"ws capped", {3, 3, 99}, 3, true, 0, TO_WS, 0, 14},
-	{"sackok", {4, 2}, 2, true, 0, TO_SACKOK, 0, 0},
-	{"ts", {8, 10, 0, 0, 0, 1, 0, 0, 0, 2}, 10, false, 0, TO_TS, 0, 0},
-	{"eol stops", {0, 2, 0}, 3, true, 0, 0, 0, 0},
-	{"nops only", {1, 1, 1, 1, 1}, 5, true, 0, 0, 0, 0},
-	{"length 0", {2, 0, 5, 0xb4}, 4, true, -EINVAL, 0, 0, 0},
-	{"length 1", {1, 8, 1}, 3, true, -EINVAL, 0, 0, 0},
-	{"past the end", {2, 4, 5}, 3, true, -EINVAL, 0, 0, 0},
-	{"ts past the end", {8, 10, 0, 0, 0, 1}, 6, false, -EINVAL, 0, 0, 0},
-	{"kind without length", {1, 1, 2}, 3, true, -EINVAL, 0, 0, 0},
-	{"length 255", {2, 255, 0, 0}, 4, true, -EINVAL, 0, 0, 0},
-	{"mss wrong length ignored", {2, 3, 5, 1, 1}, 5, true, 0, 0, 0, 0},
-	{"unknown kind skipped", {99, 4, 1, 2, 2, 4, 1, 0}, 8, true, 0, TO_MSS, 256, 0},
-	{"sack blocks", {5, 10, 0, 0, 0, 1, 0, 0, 0, 2}, 10, false, 0, TO_SACK, 0, 0},
-	{"sack bad length ignored", {5, 7, 0, 0, 0, 1, 0}, 7, false, 0, 0, 0, 0},
-	{"good then bad", {2, 4, 1, 0, 3, 0}, 6, true, -EINVAL, 0, 0, 0},
+    {"empty", {0}, 0, true, 0, 0, 0, 0},
+    {"mss", {2, 4, 5, 0xb4}, 4, true, 0, TO_MSS, 1460, 0},
+    {"mss on non-SYN ignored", {2, 4, 5, 0xb4}, 4, false, 0, 0, 0, 0},
+    {"ws", {1, 3, 3, 7}, 4, true, 0, TO_WS, 0, 7},
+    {"ws capped", {3, 3, 99}, 3, true, 0, TO_WS, 0, 14},
+    {"sackok", {4, 2}, 2, true, 0, TO_SACKOK, 0, 0},
+    {"ts", {8, 10, 0, 0, 0, 1, 0, 0, 0, 2}, 10, false, 0, TO_TS, 0, 0},
+    {"eol stops", {0, 2, 0}, 3, true, 0, 0, 0, 0},
+    {"nops only", {1, 1, 1, 1, 1}, 5, true, 0, 0, 0, 0},
+    {"length 0", {2, 0, 5, 0xb4}, 4, true, -EINVAL, 0, 0, 0},
+    {"length 1", {1, 8, 1}, 3, true, -EINVAL, 0, 0, 0},
+    {"past the end", {2, 4, 5}, 3, true, -EINVAL, 0, 0, 0},
+    {"ts past the end", {8, 10, 0, 0, 0, 1}, 6, false, -EINVAL, 0, 0, 0},
+    {"kind without length", {1, 1, 2}, 3, true, -EINVAL, 0, 0, 0},
+    {"length 255", {2, 255, 0, 0}, 4, true, -EINVAL, 0, 0, 0},
+    {"mss wrong length ignored", {2, 3, 5, 1, 1}, 5, true, 0, 0, 0, 0},
+    {"unknown kind skipped", {99, 4, 1, 2, 2, 4, 1, 0}, 8, true, 0, TO_MSS, 256, 0},
+    {"sack blocks", {5, 10, 0, 0, 0, 1, 0, 0, 0, 2}, 10, false, 0, TO_SACK, 0, 0},
+    {"sack bad length ignored", {5, 7, 0, 0, 0, 1, 0}, 7, false, 0, 0, 0, 0},
+    {"good then bad", {2, 4, 1, 0, 3, 0}, 6, true, -EINVAL, 0, 0, 0},
 };
 
 static void test_parser_table(void)
@@ -83,7 +83,7 @@ static void test_parser_fuzz(void)
 			struct tcp_opts o;
 
 			tcp_opts_parse((const uint8_t *)guard_copy(&g, cases[i].bytes, n), n, true,
-				       &o);
+			               &o);
 		}
 	for (int r = 0; r < 200000; r++) {
 		uint32_t n;
@@ -123,7 +123,8 @@ static void test_frames(void)
 
 		nt_opt_raw(&s, len0, sizeof(len0));
 		tenv_send(&e, &s);
-		CHECK(!tenv_take(&e) && net_core_conns(e.nc) == 0, "SYN with length-0 option dropped");
+		CHECK(!tenv_take(&e) && net_core_conns(e.nc) == 0,
+		      "SYN with length-0 option dropped");
 		s.optlen = 0;
 		nt_opt_raw(&s, past, sizeof(past));
 		tenv_send(&e, &s);
@@ -132,8 +133,12 @@ static void test_frames(void)
 	}
 	{
 		/* a data offset pointing past the segment */
-		struct tseg s = {.sport = 40101, .dport = 25, .seq = 1, .flags = F_SYN, .wnd = 100,
-				 .raw_doff = 15};
+		struct tseg s = {.sport = 40101,
+		                 .dport = 25,
+		                 .seq = 1,
+		                 .flags = F_SYN,
+		                 .wnd = 100,
+		                 .raw_doff = 15};
 
 		tenv_send(&e, &s);
 		CHECK(!tenv_take(&e) && cnt->tcp_drop_hdr == 1, "bad data offset dropped");
@@ -144,8 +149,14 @@ static void test_frames(void)
 	if (!t)
 		goto out;
 	{
-		struct tseg s = {.sport = 40102, .dport = 25, .seq = h.peer_isn + 1, .ack = isn + 1,
-				 .flags = F_ACK | F_PSH, .wnd = 512, .data = "HELO x\r\n", .len = 8};
+		struct tseg s = {.sport = 40102,
+		                 .dport = 25,
+		                 .seq = h.peer_isn + 1,
+		                 .ack = isn + 1,
+		                 .flags = F_ACK | F_PSH,
+		                 .wnd = 512,
+		                 .data = "HELO x\r\n",
+		                 .len = 8};
 
 		nt_opt_raw(&s, len0, sizeof(len0));
 		tenv_send(&e, &s);

@@ -61,7 +61,7 @@ static void test_probe_and_open(void)
 		CHECK(!tenv_take(&f.e), "no reply to the peer's ACK");
 	}
 	CHECK(n == 5 && waited[0] == 200 && waited[1] == 400 && waited[2] == 800 &&
-		      waited[3] == 1600 && waited[4] == 3200,
+	          waited[3] == 1600 && waited[4] == 3200,
 	      "probe intervals %u %u %u %u %u", waited[0], waited[1], waited[2], waited[3],
 	      waited[4]);
 	CHECK(!f.t->closed, "5 answered probes with data_retries 3: still open");

@@ -9,10 +9,10 @@
  */
 #include "tests/dataplane/net/nettest.h"
 
-#define NCONN	  4
-#define MAXQ	  4096
-#define STEP_US	  250
-#define LIMIT_S	  900
+#define NCONN     4
+#define MAXQ      4096
+#define STEP_US   250
+#define LIMIT_S   900
 #define SERVER_IP 0x0a000001u
 #define CLIENT_IP 0x0a000002u
 
@@ -162,12 +162,12 @@ static void r_closed(void *app, struct tcp_conn *c, int reason)
 }
 
 static const struct tcp_app_ops r_ops = {
-	.accept = r_accept,
-	.connected = r_connected,
-	.recv = r_recv,
-	.eof = r_eof,
-	.writable = r_writable,
-	.closed = r_closed,
+    .accept = r_accept,
+    .connected = r_connected,
+    .recv = r_recv,
+    .eof = r_eof,
+    .writable = r_writable,
+    .closed = r_closed,
 };
 
 /* Pull what recv() left, close when everything is in and the peer is done. */
@@ -205,8 +205,7 @@ struct link {
 	uint64_t lost, dups, corrupted, sent;
 };
 
-static void link_push(struct link *l, struct side *to, const uint8_t *d, uint32_t len,
-		      uint64_t at)
+static void link_push(struct link *l, struct side *to, const uint8_t *d, uint32_t len, uint64_t at)
 {
 	if (l->n >= MAXQ)
 		return;
@@ -219,8 +218,7 @@ static void link_push(struct link *l, struct side *to, const uint8_t *d, uint32_
 
 static int trace_port;
 
-static void trace(const char *what, struct side *from, const uint8_t *f, uint32_t len,
-		  uint64_t now)
+static void trace(const char *what, struct side *from, const uint8_t *f, uint32_t len, uint64_t now)
 {
 	struct tpkt k;
 
@@ -233,7 +231,7 @@ static void trace(const char *what, struct side *from, const uint8_t *f, uint32_
 	if (k.type != 0x0800 || k.proto != 6 || (k.sport != trace_port && k.dport != trace_port))
 		return;
 	fprintf(stderr, "%9.4f %s %s flags %02x seq %u ack %u len %u wnd %u\n", (double)now / 1e6,
-		from->name, what, k.flags, k.seq, k.ack, k.len, k.wnd);
+	        from->name, what, k.flags, k.seq, k.ack, k.len, k.wnd);
 }
 
 static void link_carry(struct link *l, struct side *from, struct side *to, uint64_t now)
@@ -279,7 +277,7 @@ static void link_deliver(struct link *l, uint64_t now)
 /* ---- one run ---- */
 
 static int side_init(struct side *sd, const char *name, uint32_t ip, const uint8_t *mac,
-		     uint16_t mtu, uint32_t rxbuf, uint32_t txbuf, uint32_t seed, uint64_t size)
+                     uint16_t mtu, uint32_t rxbuf, uint32_t txbuf, uint32_t seed, uint64_t size)
 {
 	struct net_config cfg;
 
@@ -295,7 +293,7 @@ static int side_init(struct side *sd, const char *name, uint32_t ip, const uint8
 	cfg.rx_buf_size = rxbuf;
 	cfg.tx_buf_size = txbuf;
 	cfg.time_wait_ms = 20000; /* longer than the RTO backoff: no late FIN meets a RST */
-	cfg.data_retries = 30; /* the link is bad, not dead */
+	cfg.data_retries = 30;    /* the link is bad, not dead */
 	cfg.syn_retries = 30;
 	cfg.rto_max_ms = 4000;
 	cfg.key_set = 1;
@@ -355,12 +353,13 @@ static void run(uint32_t seed, uint32_t loss, uint32_t dup, uint32_t corrupt, ui
 			if (!k->in_use || k->closed != 1 || k->reason != 0 || k->mismatch ||
 			    k->rx.pos != size || k->tx.pos != size) {
 				ok = 0;
-				fprintf(stderr,
-					"seed %u %s conn %d: use %d closed %d reason %d mismatch %d "
-					"rx %llu tx %llu eof %d\n",
-					seed, sd->name, i, k->in_use, k->closed, k->reason,
-					k->mismatch, (unsigned long long)k->rx.pos,
-					(unsigned long long)k->tx.pos, k->eof);
+				fprintf(
+				    stderr,
+				    "seed %u %s conn %d: use %d closed %d reason %d mismatch %d "
+				    "rx %llu tx %llu eof %d\n",
+				    seed, sd->name, i, k->in_use, k->closed, k->reason, k->mismatch,
+				    (unsigned long long)k->rx.pos, (unsigned long long)k->tx.pos,
+				    k->eof);
 			}
 		}
 		if (net_core_rx_bufs_used(sd->nc) || net_core_tx_bufs_used(sd->nc))
@@ -372,17 +371,17 @@ static void run(uint32_t seed, uint32_t loss, uint32_t dup, uint32_t corrupt, ui
 	      seed, loss);
 	printf("seed %u loss %u dup %u corrupt %u: %.1f virtual s, frames %llu lost %llu dup %llu "
 	       "corrupt %llu, rto %llu fast %llu, cksum drops %llu\n",
-	       seed, loss, dup, corrupt, (double)(now - 1000000) / 1e6,
-	       (unsigned long long)l.sent, (unsigned long long)l.lost,
-	       (unsigned long long)l.dups, (unsigned long long)l.corrupted,
+	       seed, loss, dup, corrupt, (double)(now - 1000000) / 1e6, (unsigned long long)l.sent,
+	       (unsigned long long)l.lost, (unsigned long long)l.dups,
+	       (unsigned long long)l.corrupted,
 	       (unsigned long long)(net_core_counters(srv.nc)->tcp_rexmit_rto +
-				    net_core_counters(cli.nc)->tcp_rexmit_rto),
+	                            net_core_counters(cli.nc)->tcp_rexmit_rto),
 	       (unsigned long long)(net_core_counters(srv.nc)->tcp_rexmit_fast +
-				    net_core_counters(cli.nc)->tcp_rexmit_fast),
+	                            net_core_counters(cli.nc)->tcp_rexmit_fast),
 	       (unsigned long long)(net_core_counters(srv.nc)->tcp_drop_cksum +
-				    net_core_counters(cli.nc)->tcp_drop_cksum +
-				    net_core_counters(srv.nc)->ip_drop_cksum +
-				    net_core_counters(cli.nc)->ip_drop_cksum));
+	                            net_core_counters(cli.nc)->tcp_drop_cksum +
+	                            net_core_counters(srv.nc)->ip_drop_cksum +
+	                            net_core_counters(cli.nc)->ip_drop_cksum));
 	net_core_destroy(srv.nc);
 	net_core_destroy(cli.nc);
 	net_memport_free(&srv.mp);
@@ -392,12 +391,12 @@ static void run(uint32_t seed, uint32_t loss, uint32_t dup, uint32_t corrupt, ui
 
 static const struct {
 	uint32_t seed, loss, dup, corrupt; /* per 1000 frames */
-	uint64_t size;			   /* bytes each way per connection */
+	uint64_t size;                     /* bytes each way per connection */
 } runs[] = {
-	{1, 0, 0, 0, 300000},    {2, 20, 10, 0, 200000},  {3, 50, 20, 10, 100000},
-	{4, 100, 30, 10, 60000}, {5, 200, 50, 20, 20000},  {6, 30, 30, 0, 150000},
-	{7, 0, 100, 0, 100000},  {8, 80, 0, 30, 50000},    {9, 150, 10, 5, 30000},
-	{10, 10, 5, 5, 400000},  {11, 60, 60, 60, 40000},  {12, 300, 20, 10, 8000},
+    {1, 0, 0, 0, 300000},    {2, 20, 10, 0, 200000},  {3, 50, 20, 10, 100000},
+    {4, 100, 30, 10, 60000}, {5, 200, 50, 20, 20000}, {6, 30, 30, 0, 150000},
+    {7, 0, 100, 0, 100000},  {8, 80, 0, 30, 50000},   {9, 150, 10, 5, 30000},
+    {10, 10, 5, 5, 400000},  {11, 60, 60, 60, 40000}, {12, 300, 20, 10, 8000},
 };
 
 /* NET_TRACE_RUN=i NET_TRACE_PORT=p prints the frames of one connection of run i. */

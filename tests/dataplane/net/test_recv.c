@@ -78,7 +78,7 @@ static void test_out_of_order(void)
 	CHECK(tenv_take(&f.e) && f.e.pkt.nsack == 2, "two SACK blocks");
 	data(&f, 100, stream, 100);
 	CHECK(tenv_take(&f.e) && f.e.pkt.ack == f.p0 && f.e.pkt.nsack == 2 &&
-		      f.e.pkt.sack[0] == f.p0 + 100 && f.e.pkt.sack[1] == f.p0 + 300,
+	          f.e.pkt.sack[0] == f.p0 + 100 && f.e.pkt.sack[1] == f.p0 + 300,
 	      "blocks merge");
 	data(&f, 0, stream, 100);
 	CHECK(f.t->rxlen == 300 && memcmp(f.t->rx, stream, 300) == 0, "reassembled in order");

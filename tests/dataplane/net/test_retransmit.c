@@ -72,7 +72,7 @@ static void test_rto_backoff(void)
 		}
 	}
 	CHECK(n == 4 && waited[0] == 200 && waited[1] == 400 && waited[2] == 800 &&
-		      waited[3] == 1600,
+	          waited[3] == 1600,
 	      "RTO 200, then doubling: %u %u %u %u", waited[0], waited[1], waited[2], waited[3]);
 	CHECK((f.e.pkt.flags & F_RST) && f.t->closed && f.t->reason == -ETIMEDOUT,
 	      "gave up after 3200 ms with RST, closed(-ETIMEDOUT)");

@@ -57,13 +57,13 @@ static void line_closed(void *app, struct tcp_conn *c, int reason)
 }
 
 static const struct tcp_app_ops line_ops = {
-	.accept = line_accept, .recv = line_recv, .closed = line_closed};
+    .accept = line_accept, .recv = line_recv, .closed = line_closed};
 
 static const char MSG[] = "Subject: split\r\n"
-			  "\r\n"
-			  "line one\r\n"
-			  "..a stuffed dot line\r\n"
-			  ".\r\n";
+                          "\r\n"
+                          "line one\r\n"
+                          "..a stuffed dot line\r\n"
+                          ".\r\n";
 
 struct conn {
 	struct tenv e;
@@ -85,8 +85,8 @@ static bool open_conn(struct conn *k)
 	tenv_arp_prime(&k->e);
 	thand_default(&h, SPORT);
 	{
-		struct tseg s = {.sport = SPORT, .dport = 25, .seq = h.peer_isn, .flags = F_SYN,
-				 .wnd = 65535};
+		struct tseg s = {
+		    .sport = SPORT, .dport = 25, .seq = h.peer_isn, .flags = F_SYN, .wnd = 65535};
 
 		tenv_send(&k->e, &s);
 		if (!tenv_take(&k->e))
@@ -121,14 +121,14 @@ static void test_scripted(void)
 		CHECK(0, "open");
 		return;
 	}
-	piece(&k, 0, t + 1);          /* up to and including the CR */
-	piece(&k, t + 3, n - t - 3);  /* "\r\n" after the dot: out of order */
-	piece(&k, t - 4, 6);          /* overlaps the delivered part and ends inside the gap */
+	piece(&k, 0, t + 1);         /* up to and including the CR */
+	piece(&k, t + 3, n - t - 3); /* "\r\n" after the dot: out of order */
+	piece(&k, t - 4, 6);         /* overlaps the delivered part and ends inside the gap */
 	CHECK(L.terminators == 0, "not yet: the dot is missing");
-	piece(&k, t + 1, 3);          /* "\n.\r": fills the hole */
+	piece(&k, t + 1, 3); /* "\n.\r": fills the hole */
 	CHECK(L.terminators == 1, "terminator seen once");
-	piece(&k, t - 10, 15);        /* a late retransmission of old bytes */
-	piece(&k, 0, n);              /* and the whole thing again */
+	piece(&k, t - 10, 15); /* a late retransmission of old bytes */
+	piece(&k, 0, n);       /* and the whole thing again */
 	CHECK(L.terminators == 1, "still once");
 	CHECK(L.len == n && memcmp(L.got, MSG, n) == 0, "exact stream");
 	CHECK(L.bad_offer == 0, "each offer starts with the kept tail");

@@ -24,7 +24,7 @@ static void fill_backlog(struct tenv *e)
 }
 
 static bool get_cookie(struct tenv *e, uint16_t sport, uint32_t seq, bool opts, uint16_t mss,
-		       struct cookie *ck)
+                       struct cookie *ck)
 {
 	struct tseg s = {.sport = sport, .dport = 25, .seq = seq, .flags = F_SYN, .wnd = 65535};
 
@@ -47,10 +47,16 @@ static bool get_cookie(struct tenv *e, uint16_t sport, uint32_t seq, bool opts, 
 }
 
 static void final_ack(struct tenv *e, uint16_t sport, uint32_t seq, uint32_t ack, bool ts,
-		      uint32_t tsecr, const char *data)
+                      uint32_t tsecr, const char *data)
 {
-	struct tseg s = {.sport = sport, .dport = 25, .seq = seq, .ack = ack, .flags = F_ACK,
-			 .wnd = 100, .data = data, .len = data ? (uint32_t)strlen(data) : 0};
+	struct tseg s = {.sport = sport,
+	                 .dport = 25,
+	                 .seq = seq,
+	                 .ack = ack,
+	                 .flags = F_ACK,
+	                 .wnd = 100,
+	                 .data = data,
+	                 .len = data ? (uint32_t)strlen(data) : 0};
 
 	if (ts)
 		nt_opt_ts(&s, 9001, tsecr);
@@ -96,9 +102,10 @@ static void test_cookie_with_options(void)
 
 		tenv_poll(&e);
 		CHECK(n == 8 && tenv_take(&e) && e.pkt.seq == ck.isn + 1 && e.pkt.len == 8 &&
-			      e.pkt.ack == 5009,
+		          e.pkt.ack == 5009,
 		      "reply from the cookie connection");
-		CHECK(e.pkt.has_ts && e.pkt.tsecr == 9001 && !((int32_t)(e.pkt.tsval - ck.tsval) < 0),
+		CHECK(e.pkt.has_ts && e.pkt.tsecr == 9001 &&
+		          !((int32_t)(e.pkt.tsval - ck.tsval) < 0),
 		      "timestamps continue monotonically");
 	}
 out:

@@ -80,7 +80,8 @@ static void run(int jumps)
 			objs[id].armed = 1;
 			net_wheel_insert(&w, id, objs[id].due);
 			if (objs[id].due == now_tick)
-				objs[id].due = now_tick + 1; /* a past tick fires at the next advance */
+				objs[id].due =
+				    now_tick + 1; /* a past tick fires at the next advance */
 		} else if (op < 7) {
 			objs[id].armed = 0;
 			net_wheel_cancel(&w, id);
