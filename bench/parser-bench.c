@@ -29,8 +29,8 @@
 #include "parser/smtp.h"
 
 #define MAX_IMPLS 8
-#define N_SIZES	  3
-#define ROUNDS	  7
+#define N_SIZES   3
+#define ROUNDS    7
 
 static double round_ns = 30e6; /* one timed round; --quick lowers it */
 
@@ -77,11 +77,14 @@ static void mb_line(struct mbuf *m, const char *s, size_t n)
 }
 
 static const char *const bench_words[] = {
-	"the", "of", "and", "to", "in", "is", "that", "for", "it", "as", "was", "with", "be", "by",
-	"on", "not", "he", "this", "are", "or", "his", "from", "at", "which", "but", "have", "an",
-	"had", "they", "you", "were", "their", "one", "all", "we", "can", "her", "has", "there",
-	"been", "if", "more", "when", "will", "would", "who", "so", "no", "meeting", "schedule",
-	"invoice", "attached", "regards", "please", "quarterly", "report", "delivery"};
+    "the",     "of",       "and",     "to",       "in",      "is",     "that",      "for",
+    "it",      "as",       "was",     "with",     "be",      "by",     "on",        "not",
+    "he",      "this",     "are",     "or",       "his",     "from",   "at",        "which",
+    "but",     "have",     "an",      "had",      "they",    "you",    "were",      "their",
+    "one",     "all",      "we",      "can",      "her",     "has",    "there",     "been",
+    "if",      "more",     "when",    "will",     "would",   "who",    "so",        "no",
+    "meeting", "schedule", "invoice", "attached", "regards", "please", "quarterly", "report",
+    "delivery"};
 
 static void gen_headers(struct mbuf *m, uint64_t *seed)
 {
@@ -89,9 +92,9 @@ static void gen_headers(struct mbuf *m, uint64_t *seed)
 	int n;
 
 	n = snprintf(line, sizeof(line),
-		     "Received: from mail-%u.example.org (mail-%u.example.org [192.0.2.%u])",
-		     (unsigned)(bench_rng(seed) % 100), (unsigned)(bench_rng(seed) % 100),
-		     (unsigned)(bench_rng(seed) % 250));
+	             "Received: from mail-%u.example.org (mail-%u.example.org [192.0.2.%u])",
+	             (unsigned)(bench_rng(seed) % 100), (unsigned)(bench_rng(seed) % 100),
+	             (unsigned)(bench_rng(seed) % 250));
 	mb_line(m, line, (size_t)n);
 	mb_line(m, "\tby mx.example.net (Sluice) with ESMTPS id 4Q2x7c3VzRz9sT", 58);
 	mb_line(m, "\tfor <alice@example.net>; Tue, 14 May 2024 09:12:44 +0000", 57);
@@ -100,7 +103,7 @@ static void gen_headers(struct mbuf *m, uint64_t *seed)
 	mb_line(m, "Subject: Re: quarterly report and the delivery schedule", 55);
 	mb_line(m, "Date: Tue, 14 May 2024 11:12:40 +0200", 37);
 	n = snprintf(line, sizeof(line), "Message-ID: <%016llx@mail.example.org>",
-		     (unsigned long long)bench_rng(seed));
+	             (unsigned long long)bench_rng(seed));
 	mb_line(m, line, (size_t)n);
 	mb_line(m, "MIME-Version: 1.0", 17);
 	mb_line(m, "Content-Type: multipart/mixed; boundary=\"b1_7f3a9c\"", 51);
@@ -122,7 +125,8 @@ static void gen_text_line(struct mbuf *m, uint64_t *seed)
 		m->dot_lines++;
 	}
 	while (n < want) {
-		const char *w = bench_words[bench_rng(seed) % (sizeof(bench_words) / sizeof(char *))];
+		const char *w =
+		    bench_words[bench_rng(seed) % (sizeof(bench_words) / sizeof(char *))];
 		size_t k = strlen(w);
 
 		if (n + k + 1 > 78)
@@ -138,7 +142,8 @@ static void gen_text_line(struct mbuf *m, uint64_t *seed)
 
 static void gen_base64(struct mbuf *m, uint64_t *seed, size_t bytes)
 {
-	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	char line[76];
 	size_t i, done;
 
@@ -316,9 +321,12 @@ static int bench_sizes(struct size_result *res, uint64_t *seed)
 static size_t build_commands(char *p, size_t cap)
 {
 	static const char *const cmds[] = {
-		"MAIL FROM:<bob.sender@mail.example.org> SIZE=10240 BODY=8BITMIME\r\n",
-		"RCPT TO:<alice.receiver@example.net>\r\n", "RCPT TO:<carol@example.net>\r\n",
-		"DATA\r\n", "RSET\r\n", "NOOP\r\n"};
+	    "MAIL FROM:<bob.sender@mail.example.org> SIZE=10240 BODY=8BITMIME\r\n",
+	    "RCPT TO:<alice.receiver@example.net>\r\n",
+	    "RCPT TO:<carol@example.net>\r\n",
+	    "DATA\r\n",
+	    "RSET\r\n",
+	    "NOOP\r\n"};
 	size_t n = 0, k = 0, len;
 
 	for (;;) {
@@ -348,9 +356,9 @@ static void bench_find_lf(double *gbps, size_t *bytes)
 /* ---- the whole session ------------------------------------------------------------------- */
 
 struct session_result {
-	unsigned tx;	   /* transactions per run */
+	unsigned tx;       /* transactions per run */
 	size_t msg_bytes;  /* octets of each message, terminator included */
-	size_t bytes;	   /* input octets per run */
+	size_t bytes;      /* input octets per run */
 	double cmds_per_s; /* EHLO, MAIL, RCPT, DATA */
 	double msgs_per_s;
 	double gbps;
@@ -404,7 +412,7 @@ static int bench_session(struct session_result *res, uint64_t *seed)
 {
 	static const char ehlo[] = "EHLO client.example.org\r\n";
 	static const char cmds[] = "MAIL FROM:<bob@example.org>\r\nRCPT TO:<alice@example.net>\r\n"
-				   "DATA\r\n";
+	                           "DATA\r\n";
 	struct mbuf msg = {NULL, 0, 4096, 0, 0};
 	struct smtp_config cfg;
 	size_t cap, n = 0;
@@ -460,7 +468,7 @@ static int bench_session(struct session_result *res, uint64_t *seed)
 /* ---- output ------------------------------------------------------------------------------ */
 
 static void print_table(const struct size_result *sz, const double *lf_gbps, size_t lf_bytes,
-			const struct session_result *ss, int have_session)
+                        const struct session_result *ss, int have_session)
 {
 	unsigned s, v;
 
@@ -490,7 +498,7 @@ static void print_table(const struct size_result *sz, const double *lf_gbps, siz
 }
 
 static void print_json(const struct size_result *sz, const double *lf_gbps, size_t lf_bytes,
-		       const struct session_result *ss, int have_session)
+                       const struct session_result *ss, int have_session)
 {
 	unsigned s, v;
 

@@ -62,7 +62,7 @@ static inline unsigned avx2_load(const char *p, size_t i, size_t n, struct dscan
 }
 
 size_t smtp_dscan_avx2(struct smtp_dscan *st, const char *p, size_t n, struct smtp_span *out,
-		       unsigned cap, unsigned *nout)
+                       unsigned cap, unsigned *nout)
 {
 	return dscan_simd_run(st, p, n, out, cap, nout, avx2_load64, avx2_load);
 }
@@ -83,14 +83,14 @@ size_t smtp_find_lf_avx2(const char *p, size_t n)
 	}
 	for (; n - i >= 32; i += 32) {
 		m = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(
-			_mm256_loadu_si256((const __m256i *)(const void *)(p + i)), lf));
+		    _mm256_loadu_si256((const __m256i *)(const void *)(p + i)), lf));
 		if (m != 0)
 			return i + _tzcnt_u32(m);
 	}
 	if (i == n)
 		return n;
 	m = (uint32_t)_mm256_movemask_epi8(
-		_mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(const void *)(p + n - 32)), lf));
+	    _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(const void *)(p + n - 32)), lf));
 	m >>= 32 - (n - i);
 	return m ? i + _tzcnt_u32(m) : n;
 }

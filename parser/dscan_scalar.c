@@ -17,7 +17,7 @@
 #include "parser/dscan_step.h"
 
 size_t smtp_dscan_scalar(struct smtp_dscan *st, const char *p, size_t n, struct smtp_span *out,
-			 unsigned cap, unsigned *nout)
+                         unsigned cap, unsigned *nout)
 {
 	struct dscan_run r;
 	size_t i = 0;

@@ -56,7 +56,7 @@ static inline void dscan_masks16(const char *q, unsigned drop, unsigned k, struc
 
 /* The rem (< 64) bytes at p + i, from 16-byte loads; needs n >= 16. */
 static inline unsigned dscan_tail16(const char *p, size_t i, size_t n, unsigned k,
-				    struct dscan_masks *m)
+                                    struct dscan_masks *m)
 {
 	unsigned rem = (unsigned)(n - i);
 
@@ -157,13 +157,14 @@ dscan_fast(struct smtp_dscan *st, const char *p, size_t i, size_t n, dscan_load6
 
 		load64(p + i, &m);
 		real = m.lf & (m.cr << 1);
-		odd = (m.cr ^ real >> 1) | (m.lf ^ real); /* a CR or LF not in a CRLF of this block */
-		dots = m.dot & (real << 1 | bol);	   /* dots at line starts */
+		odd =
+		    (m.cr ^ real >> 1) | (m.lf ^ real); /* a CR or LF not in a CRLF of this block */
+		dots = m.dot & (real << 1 | bol);       /* dots at line starts */
 		if (__builtin_expect((dots | odd) != 0, 0)) {
 			if (dots | (m.cr & top) | (odd & nmask))
 				break;
 			flags |= (m.cr & ~(real >> 1) ? DSCAN_BARE_CR : 0) |
-				 (m.lf & ~real ? DSCAN_BARE_LF : 0);
+			         (m.lf & ~real ? DSCAN_BARE_LF : 0);
 		}
 		/*
 		 * Branch-free, as line ends fall irregularly across blocks: the line that was open
@@ -191,7 +192,7 @@ dscan_fast(struct smtp_dscan *st, const char *p, size_t i, size_t n, dscan_load6
  */
 static inline __attribute__((always_inline)) size_t
 dscan_simd_run(struct smtp_dscan *st, const char *p, size_t n, struct smtp_span *out, unsigned cap,
-	       unsigned *nout, dscan_load64_fn load64, dscan_load_fn load)
+               unsigned *nout, dscan_load64_fn load64, dscan_load_fn load)
 {
 	struct dscan_run r;
 	size_t i = 0;
@@ -234,14 +235,14 @@ static inline size_t dscan_find_lf16(const char *p, size_t i, size_t n)
 
 	for (; n - i >= 16; i += 16) {
 		m = (unsigned)_mm_movemask_epi8(
-			_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + i)), lf));
+		    _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + i)), lf));
 		if (m != 0)
 			return i + (unsigned)__builtin_ctz(m);
 	}
 	if (i == n)
 		return n;
 	m = (unsigned)_mm_movemask_epi8(
-		_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + n - 16)), lf));
+	    _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + n - 16)), lf));
 	m >>= 16 - (n - i);
 	return m ? i + (unsigned)__builtin_ctz(m) : n;
 }

@@ -23,11 +23,11 @@ static inline void sse42_load64(const char *q, struct dscan_masks *m)
 	__m128i d = _mm_loadu_si128((const __m128i *)(const void *)(q + 48));
 
 	m->cr = dscan_eq16(a, '\r') | dscan_eq16(b, '\r') << 16 | dscan_eq16(c, '\r') << 32 |
-		dscan_eq16(d, '\r') << 48;
+	        dscan_eq16(d, '\r') << 48;
 	m->lf = dscan_eq16(a, '\n') | dscan_eq16(b, '\n') << 16 | dscan_eq16(c, '\n') << 32 |
-		dscan_eq16(d, '\n') << 48;
+	        dscan_eq16(d, '\n') << 48;
 	m->dot = dscan_eq16(a, '.') | dscan_eq16(b, '.') << 16 | dscan_eq16(c, '.') << 32 |
-		 dscan_eq16(d, '.') << 48;
+	         dscan_eq16(d, '.') << 48;
 }
 
 static inline unsigned sse42_load(const char *p, size_t i, size_t n, struct dscan_masks *m)
@@ -42,7 +42,7 @@ static inline unsigned sse42_load(const char *p, size_t i, size_t n, struct dsca
 }
 
 size_t smtp_dscan_sse42(struct smtp_dscan *st, const char *p, size_t n, struct smtp_span *out,
-			unsigned cap, unsigned *nout)
+                        unsigned cap, unsigned *nout)
 {
 	return dscan_simd_run(st, p, n, out, cap, nout, sse42_load64, sse42_load);
 }

@@ -38,9 +38,9 @@
 
 enum dscan_state {
 	DS_BOL = 0, /* at the start of a line that follows a real CRLF (or of the body) */
-	DS_MID,	    /* inside a line */
-	DS_CR,	    /* a CR was consumed and is undecided */
-	DS_DOT,	    /* a line-start dot was consumed and removed */
+	DS_MID,     /* inside a line */
+	DS_CR,      /* a CR was consumed and is undecided */
+	DS_DOT,     /* a line-start dot was consumed and removed */
 	DS_DOT_CR,  /* line-start dot, then CR: an LF now ends the message */
 	DS_DONE,    /* the terminator was consumed */
 };
@@ -61,7 +61,7 @@ struct dscan_run {
 };
 
 static inline int dscan_begin(struct dscan_run *r, struct smtp_dscan *st, const char *p,
-			      struct smtp_span *out, unsigned cap)
+                              struct smtp_span *out, unsigned cap)
 {
 	r->st = st;
 	r->p = p;

@@ -20,10 +20,10 @@
 #include "parser/dscan.h"
 
 static const struct smtp_scan_impl scan_table[] = {
-	{"scalar", smtp_dscan_scalar, smtp_find_lf_scalar},
+    {"scalar", smtp_dscan_scalar, smtp_find_lf_scalar},
 #if defined(__x86_64__)
-	{"sse4.2", smtp_dscan_sse42, smtp_find_lf_sse42},
-	{"avx2", smtp_dscan_avx2, smtp_find_lf_avx2},
+    {"sse4.2", smtp_dscan_sse42, smtp_find_lf_sse42},
+    {"avx2", smtp_dscan_avx2, smtp_find_lf_avx2},
 #endif
 };
 
@@ -59,7 +59,7 @@ static const struct smtp_scan_impl *scan_pick(void)
 		if (strcmp(impls[i].name, want) == 0)
 			return &impls[i];
 	fprintf(stderr, "sluice: SLUICE_SCAN=%s is not available on this CPU; using %s\n", want,
-		impls[n - 1].name);
+	        impls[n - 1].name);
 	return &impls[n - 1];
 }
 
@@ -72,7 +72,7 @@ const struct smtp_scan_impl *smtp_scan_select(void)
 		return cur;
 	pick = scan_pick();
 	if (__atomic_compare_exchange_n(&scan_chosen, &cur, pick, 0, __ATOMIC_ACQ_REL,
-					__ATOMIC_ACQUIRE))
+	                                __ATOMIC_ACQUIRE))
 		return pick;
 	return cur; /* another thread chose first */
 }
@@ -87,7 +87,7 @@ static inline const struct smtp_scan_impl *scan_impl(void)
 }
 
 size_t smtp_dscan(struct smtp_dscan *st, const char *p, size_t n, struct smtp_span *out,
-		  unsigned cap, unsigned *nout)
+                  unsigned cap, unsigned *nout)
 {
 	return scan_impl()->dscan(st, p, n, out, cap, nout);
 }

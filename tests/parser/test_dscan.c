@@ -23,9 +23,9 @@
 #include "parser/dscan.h"
 #include "tests/common/guard.h"
 
-#define MAX_MSG	 16384
+#define MAX_MSG  16384
 #define MAX_CUTS 64
-#define BIG_CAP	 256
+#define BIG_CAP  256
 
 static unsigned n_pass, n_fail;
 static const struct smtp_scan_impl *impls;
@@ -66,32 +66,34 @@ struct feed {
 	const size_t *cuts; /* ascending split points in (0, n) */
 	unsigned ncut;
 	unsigned cap;
+	struct guard_buf *guard; /* if set: each call's input is copied to end at a guard page */
 };
 
-static int is_const_span(const struct smtp_span *sp, const char *msg, size_t n)
+/* A span outside the input memory [lo, hi) must be one of the CR/LF constants. */
+static int is_const_span(const struct smtp_span *sp, const char *lo, const char *hi)
 {
-	if (sp->p >= msg && sp->p < msg + n)
+	if (sp->p >= lo && sp->p < hi)
 		return 0;
 	if (sp->n == 1)
 		return sp->p[0] == '\r' || sp->p[0] == '\n';
 	return sp->n == 2 && sp->p[0] == '\r' && sp->p[1] == '\n';
 }
 
-/* Check and collect one call's spans. */
+/* Check and collect the spans of one call that consumed c bytes at in. */
 static void take_spans(struct result *res, const struct smtp_span *sp, unsigned k, unsigned cap,
-		       const char *msg, size_t n, size_t off, size_t c)
+                       const char *in, size_t c, const char *lo, const char *hi)
 {
 	unsigned j;
 
 	if (k > cap && !res->err)
 		res->err = "more spans than capacity";
 	for (j = 0; j < k && j < cap; j++) {
-		int inside = sp[j].p >= msg + off && sp[j].p < msg + off + c &&
-			     sp[j].n <= (size_t)(msg + off + c - sp[j].p);
+		int inside =
+		    sp[j].p >= in && sp[j].p < in + c && sp[j].n <= (size_t)(in + c - sp[j].p);
 
 		if (sp[j].n == 0 && !res->err)
 			res->err = "empty span";
-		if (!inside && !is_const_span(&sp[j], msg, n) && !res->err)
+		if (!inside && !is_const_span(&sp[j], lo, hi) && !res->err)
 			res->err = "span outside the consumed input";
 		if (sizeof(res->out) - res->len < sp[j].n) {
 			res->err = "output too long";
@@ -104,7 +106,7 @@ static void take_spans(struct result *res, const struct smtp_span *sp, unsigned 
 
 /* Feed msg[0..n) to fn in the pieces f describes, as an embedder would. */
 static void run_feed(smtp_dscan_fn fn, const char *msg, size_t n, const struct feed *f,
-		     struct result *res)
+                     struct result *res)
 {
 	struct smtp_span sp[BIG_CAP];
 	size_t off = 0;
@@ -121,7 +123,15 @@ static void run_feed(smtp_dscan_fn fn, const char *msg, size_t n, const struct f
 
 		while (off < end) {
 			unsigned k = 0;
-			size_t c = fn(&res->st, msg + off, end - off, sp, f->cap, &k);
+			const char *in = msg + off, *lo = msg, *hi = msg + n;
+			size_t c;
+
+			if (f->guard) {
+				in = guard_copy(f->guard, msg + off, end - off);
+				lo = f->guard->map;
+				hi = f->guard->map + f->guard->map_len;
+			}
+			c = fn(&res->st, in, end - off, sp, f->cap, &k);
 
 			if (res->calls < sizeof(res->per_call) / sizeof(res->per_call[0]))
 				res->per_call[res->calls++] = c;
@@ -129,7 +139,7 @@ static void run_feed(smtp_dscan_fn fn, const char *msg, size_t n, const struct f
 				res->err = "consumed more than given";
 				return;
 			}
-			take_spans(res, sp, k, f->cap, msg, n, off, c);
+			take_spans(res, sp, k, f->cap, in, c, lo, hi);
 			off += c;
 			if (res->st.flags & DSCAN_DONE)
 				break;
@@ -196,29 +206,30 @@ static int same_result(const struct result *a, const struct result *b, int per_c
 	if (a->st.state != b->st.state || a->st.line_len != b->st.line_len)
 		return 0;
 	if (per_call && (a->calls != b->calls ||
-			 memcmp(a->per_call, b->per_call, a->calls * sizeof(a->per_call[0])) != 0))
+	                 memcmp(a->per_call, b->per_call, a->calls * sizeof(a->per_call[0])) != 0))
 		return 0;
 	return 1;
 }
 
 static void report_diff(const char *msg, size_t n, const struct feed *f, const struct result *a,
-			const struct result *b)
+                        const struct result *b)
 {
 	unsigned i;
 
 	if (n_fail > MAX_REPORTS)
 		return;
 	show("input", msg, n);
-	fprintf(stderr, "  normalize %d max_line %u cap %u cuts:", f->normalize, f->max_line, f->cap);
+	fprintf(stderr, "  normalize %d max_line %u cap %u cuts:", f->normalize, f->max_line,
+	        f->cap);
 	for (i = 0; i < f->ncut; i++)
 		fprintf(stderr, " %zu", f->cuts[i]);
 	fputc('\n', stderr);
 	show("reference out", a->out, a->len);
 	show("variant out", b->out, b->len);
-	fprintf(stderr, "  reference: consumed %zu flags %#x state %u line %u err %s\n", a->consumed,
-		a->st.flags, a->st.state, a->st.line_len, a->err ? a->err : "-");
-	fprintf(stderr, "  variant:   consumed %zu flags %#x state %u line %u err %s\n", b->consumed,
-		b->st.flags, b->st.state, b->st.line_len, b->err ? b->err : "-");
+	fprintf(stderr, "  reference: consumed %zu flags %#x state %u line %u err %s\n",
+	        a->consumed, a->st.flags, a->st.state, a->st.line_len, a->err ? a->err : "-");
+	fprintf(stderr, "  variant:   consumed %zu flags %#x state %u line %u err %s\n",
+	        b->consumed, b->st.flags, b->st.state, b->st.line_len, b->err ? b->err : "-");
 }
 
 /* Result slots: static because each is ~70 KB. */
@@ -280,76 +291,75 @@ struct tcase {
 #define ALL  SIZE_MAX /* consumed: the whole input */
 
 static const struct tcase cases[] = {
-	{"empty message", S(".\r\n"), 0, S(""), S(""), DONE, ALL},
-	{"terminator after a line", S("a\r\n.\r\n"), 0, S("a\r\n"), S("a\r\n"), DONE, ALL},
-	{"CRLF then terminator", S("\r\n.\r\n"), 0, S("\r\n"), S("\r\n"), DONE, ALL},
-	{"stuffed dot", S("..x\r\n.\r\n"), 0, S(".x\r\n"), S(".x\r\n"), DONE, ALL},
-	{"stuffed dots later", S("a\r\n..b\r\n...\r\n.\r\n"), 0, S("a\r\n.b\r\n..\r\n"),
-	 S("a\r\n.b\r\n..\r\n"), DONE, ALL},
-	{"dot-dot line", S("..\r\n.\r\n"), 0, S(".\r\n"), S(".\r\n"), DONE, ALL},
-	{"dot inside a line", S("a.b\r\n.\r\n"), 0, S("a.b\r\n"), S("a.b\r\n"), DONE, ALL},
-	{"empty lines", S("\r\n\r\n.\r\n"), 0, S("\r\n\r\n"), S("\r\n\r\n"), DONE, ALL},
-	{"8-bit bytes", S("caf\xc3\xa9\r\n\xff.\r\n.\r\n"), 0, S("caf\xc3\xa9\r\n\xff.\r\n"),
-	 S("caf\xc3\xa9\r\n\xff.\r\n"), DONE, ALL},
-	{"NUL before dot", S("a\r\n\0.\r\n.\r\n"), 0, S("a\r\n\0.\r\n"), S("a\r\n\0.\r\n"), DONE,
-	 ALL},
-	{"dot after bare LF kept", S("a\n.b\r\n.\r\n"), 0, S("a\n.b\r\n"), S("a\r\n.b\r\n"),
-	 BLF | DONE, ALL},
-	{"dot after bare CR kept", S("a\r.b\r\n.\r\n"), 0, S("a\r.b\r\n"), S("a\r\n.b\r\n"),
-	 BCR | DONE, ALL},
-	{"bare CR", S("a\rb\r\n.\r\n"), 0, S("a\rb\r\n"), S("a\r\nb\r\n"), BCR | DONE, ALL},
-	{"bare LF", S("a\nb\r\n.\r\n"), 0, S("a\nb\r\n"), S("a\r\nb\r\n"), BLF | DONE, ALL},
-	{"CR CR LF", S("a\r\r\n.\r\n"), 0, S("a\r\r\n"), S("a\r\n\r\n"), BCR | DONE, ALL},
-	{"LF dot LF", S("a\n.\n"), 0, S("a\n.\n"), S("a\r\n.\r\n"), BLF, ALL},
-	{"CR dot CR", S("a\r.\rb"), 0, S("a\r.\rb"), S("a\r\n.\r\nb"), BCR, ALL},
-	{"dot CRLF after bare LF", S("a\n.\r\nb\r\n.\r\n"), 0, S("a\n.\r\nb\r\n"),
-	 S("a\r\n.\r\nb\r\n"), BLF | DONE, ALL},
-	{"dot CRLF after bare LF at start", S("\n.\r\n"), 0, S("\n.\r\n"), S("\r\n.\r\n"), BLF, ALL},
-	{"dot CRLF after bare CR", S("a\r.\r\n"), 0, S("a\r.\r\n"), S("a\r\n.\r\n"), BCR, ALL},
-	{"CRLF dot LF", S("a\r\n.\nb\r\n.\r\n"), 0, S("a\r\n\nb\r\n"), S("a\r\n\r\nb\r\n"),
-	 BLF | DONE, ALL},
-	{"CRLF dot CR", S("a\r\n.\rb\r\n.\r\n"), 0, S("a\r\n\rb\r\n"), S("a\r\n\r\nb\r\n"),
-	 BCR | DONE, ALL},
-	{"CRLF dot CR CR LF", S("a\r\n.\r\r\n.\r\n"), 0, S("a\r\n\r\r\n"), S("a\r\n\r\n\r\n"),
-	 BCR | DONE, ALL},
-	{"normalize mix", S("a\nb\rc\r\n\n\r.\r\n.\r\n"), 0, S("a\nb\rc\r\n\n\r.\r\n"),
-	 S("a\r\nb\r\nc\r\n\r\n\r\n.\r\n"), BCR | BLF | DONE, ALL},
-	{"bytes after terminator", S("a\r\n.\r\nMAIL FROM:<b@c>\r\n"), 0, S("a\r\n"), S("a\r\n"),
-	 DONE, 6},
-	{"flags after terminator ignored", S("a\r\n.\r\n\rx\nyyyyyy"), 2, S("a\r\n"), S("a\r\n"),
-	 DONE, 6},
-	{"stuffing dot at end of input", S("a\r\n."), 0, S("a\r\n"), S("a\r\n"), 0, ALL},
-	{"CR at end of input held", S("a\r"), 0, S("a"), S("a"), 0, ALL},
-	{"dot CR at end of input", S("a\r\n.\r"), 0, S("a\r\n"), S("a\r\n"), 0, ALL},
-	{"no terminator", S("a\r\nb"), 0, S("a\r\nb"), S("a\r\nb"), 0, ALL},
-	{"line of max_line", S("12345\r\n.\r\n"), 5, S("12345\r\n"), S("12345\r\n"), DONE, ALL},
-	{"line of max_line + 1", S("123456\r\n.\r\n"), 5, S("123456\r\n"), S("123456\r\n"),
-	 LONG | DONE, ALL},
-	{"stuffing dot counts: max", S("..234\r\n.\r\n"), 5, S(".234\r\n"), S(".234\r\n"), DONE, ALL},
-	{"stuffing dot counts: max + 1", S("..2345\r\n.\r\n"), 5, S(".2345\r\n"), S(".2345\r\n"),
-	 LONG | DONE, ALL},
-	{"bare CR counts: max", S("12\r45\r\n.\r\n"), 5, S("12\r45\r\n"), S("12\r\n45\r\n"),
-	 BCR | DONE, ALL},
-	{"bare CR counts: max + 1", S("12\r456\r\n.\r\n"), 5, S("12\r456\r\n"), S("12\r\n456\r\n"),
-	 BCR | LONG | DONE, ALL},
-	{"bare LF counts: max + 1", S("12\n456\r\n.\r\n"), 5, S("12\n456\r\n"), S("12\r\n456\r\n"),
-	 BLF | LONG | DONE, ALL},
-	{"long line without end", S("123456"), 5, S("123456"), S("123456"), LONG, ALL},
-	{"undecided CR not counted", S("12345\r"), 5, S("12345"), S("12345"), 0, ALL},
-	{"bare CR counted once known", S("12345\rx"), 5, S("12345\rx"), S("12345\r\nx"), BCR | LONG,
-	 ALL},
-	{"long line then short lines", S("1234567\r\nab\r\n.\r\n"), 5, S("1234567\r\nab\r\n"),
-	 S("1234567\r\nab\r\n"), LONG | DONE, ALL},
-	{"short lines only", S("1234\r\n12345\r\n1\r\n.\r\n"), 5, S("1234\r\n12345\r\n1\r\n"),
-	 S("1234\r\n12345\r\n1\r\n"), DONE, ALL},
+    {"empty message", S(".\r\n"), 0, S(""), S(""), DONE, ALL},
+    {"terminator after a line", S("a\r\n.\r\n"), 0, S("a\r\n"), S("a\r\n"), DONE, ALL},
+    {"CRLF then terminator", S("\r\n.\r\n"), 0, S("\r\n"), S("\r\n"), DONE, ALL},
+    {"stuffed dot", S("..x\r\n.\r\n"), 0, S(".x\r\n"), S(".x\r\n"), DONE, ALL},
+    {"stuffed dots later", S("a\r\n..b\r\n...\r\n.\r\n"), 0, S("a\r\n.b\r\n..\r\n"),
+     S("a\r\n.b\r\n..\r\n"), DONE, ALL},
+    {"dot-dot line", S("..\r\n.\r\n"), 0, S(".\r\n"), S(".\r\n"), DONE, ALL},
+    {"dot inside a line", S("a.b\r\n.\r\n"), 0, S("a.b\r\n"), S("a.b\r\n"), DONE, ALL},
+    {"empty lines", S("\r\n\r\n.\r\n"), 0, S("\r\n\r\n"), S("\r\n\r\n"), DONE, ALL},
+    {"8-bit bytes", S("caf\xc3\xa9\r\n\xff.\r\n.\r\n"), 0, S("caf\xc3\xa9\r\n\xff.\r\n"),
+     S("caf\xc3\xa9\r\n\xff.\r\n"), DONE, ALL},
+    {"NUL before dot", S("a\r\n\0.\r\n.\r\n"), 0, S("a\r\n\0.\r\n"), S("a\r\n\0.\r\n"), DONE, ALL},
+    {"dot after bare LF kept", S("a\n.b\r\n.\r\n"), 0, S("a\n.b\r\n"), S("a\r\n.b\r\n"), BLF | DONE,
+     ALL},
+    {"dot after bare CR kept", S("a\r.b\r\n.\r\n"), 0, S("a\r.b\r\n"), S("a\r\n.b\r\n"), BCR | DONE,
+     ALL},
+    {"bare CR", S("a\rb\r\n.\r\n"), 0, S("a\rb\r\n"), S("a\r\nb\r\n"), BCR | DONE, ALL},
+    {"bare LF", S("a\nb\r\n.\r\n"), 0, S("a\nb\r\n"), S("a\r\nb\r\n"), BLF | DONE, ALL},
+    {"CR CR LF", S("a\r\r\n.\r\n"), 0, S("a\r\r\n"), S("a\r\n\r\n"), BCR | DONE, ALL},
+    {"LF dot LF", S("a\n.\n"), 0, S("a\n.\n"), S("a\r\n.\r\n"), BLF, ALL},
+    {"CR dot CR", S("a\r.\rb"), 0, S("a\r.\rb"), S("a\r\n.\r\nb"), BCR, ALL},
+    {"dot CRLF after bare LF", S("a\n.\r\nb\r\n.\r\n"), 0, S("a\n.\r\nb\r\n"), S("a\r\n.\r\nb\r\n"),
+     BLF | DONE, ALL},
+    {"dot CRLF after bare LF at start", S("\n.\r\n"), 0, S("\n.\r\n"), S("\r\n.\r\n"), BLF, ALL},
+    {"dot CRLF after bare CR", S("a\r.\r\n"), 0, S("a\r.\r\n"), S("a\r\n.\r\n"), BCR, ALL},
+    {"CRLF dot LF", S("a\r\n.\nb\r\n.\r\n"), 0, S("a\r\n\nb\r\n"), S("a\r\n\r\nb\r\n"), BLF | DONE,
+     ALL},
+    {"CRLF dot CR", S("a\r\n.\rb\r\n.\r\n"), 0, S("a\r\n\rb\r\n"), S("a\r\n\r\nb\r\n"), BCR | DONE,
+     ALL},
+    {"CRLF dot CR CR LF", S("a\r\n.\r\r\n.\r\n"), 0, S("a\r\n\r\r\n"), S("a\r\n\r\n\r\n"),
+     BCR | DONE, ALL},
+    {"normalize mix", S("a\nb\rc\r\n\n\r.\r\n.\r\n"), 0, S("a\nb\rc\r\n\n\r.\r\n"),
+     S("a\r\nb\r\nc\r\n\r\n\r\n.\r\n"), BCR | BLF | DONE, ALL},
+    {"bytes after terminator", S("a\r\n.\r\nMAIL FROM:<b@c>\r\n"), 0, S("a\r\n"), S("a\r\n"), DONE,
+     6},
+    {"flags after terminator ignored", S("a\r\n.\r\n\rx\nyyyyyy"), 2, S("a\r\n"), S("a\r\n"), DONE,
+     6},
+    {"stuffing dot at end of input", S("a\r\n."), 0, S("a\r\n"), S("a\r\n"), 0, ALL},
+    {"CR at end of input held", S("a\r"), 0, S("a"), S("a"), 0, ALL},
+    {"dot CR at end of input", S("a\r\n.\r"), 0, S("a\r\n"), S("a\r\n"), 0, ALL},
+    {"no terminator", S("a\r\nb"), 0, S("a\r\nb"), S("a\r\nb"), 0, ALL},
+    {"line of max_line", S("12345\r\n.\r\n"), 5, S("12345\r\n"), S("12345\r\n"), DONE, ALL},
+    {"line of max_line + 1", S("123456\r\n.\r\n"), 5, S("123456\r\n"), S("123456\r\n"), LONG | DONE,
+     ALL},
+    {"stuffing dot counts: max", S("..234\r\n.\r\n"), 5, S(".234\r\n"), S(".234\r\n"), DONE, ALL},
+    {"stuffing dot counts: max + 1", S("..2345\r\n.\r\n"), 5, S(".2345\r\n"), S(".2345\r\n"),
+     LONG | DONE, ALL},
+    {"bare CR counts: max", S("12\r45\r\n.\r\n"), 5, S("12\r45\r\n"), S("12\r\n45\r\n"), BCR | DONE,
+     ALL},
+    {"bare CR counts: max + 1", S("12\r456\r\n.\r\n"), 5, S("12\r456\r\n"), S("12\r\n456\r\n"),
+     BCR | LONG | DONE, ALL},
+    {"bare LF counts: max + 1", S("12\n456\r\n.\r\n"), 5, S("12\n456\r\n"), S("12\r\n456\r\n"),
+     BLF | LONG | DONE, ALL},
+    {"long line without end", S("123456"), 5, S("123456"), S("123456"), LONG, ALL},
+    {"undecided CR not counted", S("12345\r"), 5, S("12345"), S("12345"), 0, ALL},
+    {"bare CR counted once known", S("12345\rx"), 5, S("12345\rx"), S("12345\r\nx"), BCR | LONG,
+     ALL},
+    {"long line then short lines", S("1234567\r\nab\r\n.\r\n"), 5, S("1234567\r\nab\r\n"),
+     S("1234567\r\nab\r\n"), LONG | DONE, ALL},
+    {"short lines only", S("1234\r\n12345\r\n1\r\n.\r\n"), 5, S("1234\r\n12345\r\n1\r\n"),
+     S("1234\r\n12345\r\n1\r\n"), DONE, ALL},
 };
 
 static size_t cuts_buf[MAX_MSG + 1];
 
 /* Run one expectation with one feed on every variant. */
 static void expect_feed(const char *name, const char *in, size_t in_len, int normalize,
-			uint32_t max_line, const char *want, size_t want_len, unsigned flags,
-			size_t consumed, const size_t *cuts, unsigned ncut, unsigned cap)
+                        uint32_t max_line, const char *want, size_t want_len, unsigned flags,
+                        size_t consumed, const size_t *cuts, unsigned ncut, unsigned cap)
 {
 	struct feed f = {normalize, max_line, cuts, ncut, cap};
 	unsigned v;
@@ -368,20 +378,21 @@ static void expect_feed(const char *name, const char *in, size_t in_len, int nor
 		if (++n_fail > MAX_REPORTS)
 			continue;
 		fprintf(stderr, "FAIL: %s [%s, normalize %d, cap %u, %u cuts%s%zu]\n", name,
-			impls[v].name, normalize, cap, ncut, ncut ? " first " : "",
-			ncut ? cuts[0] : (size_t)0);
+		        impls[v].name, normalize, cap, ncut, ncut ? " first " : "",
+		        ncut ? cuts[0] : (size_t)0);
 		show("input", in, in_len);
 		show("want", want, want_len);
 		show("got", res_var.out, res_var.len);
-		fprintf(stderr, "  flags want %#x got %#x, consumed want %zu got %zu, err %s\n", flags,
-			res_var.st.flags, consumed, res_var.consumed, res_var.err ? res_var.err : "-");
+		fprintf(stderr, "  flags want %#x got %#x, consumed want %zu got %zu, err %s\n",
+		        flags, res_var.st.flags, consumed, res_var.consumed,
+		        res_var.err ? res_var.err : "-");
 	}
 }
 
 /* Whole, every single split (or 64 random ones if long), byte by byte; capacity 2 and large. */
 static void expect_all_feeds(const char *name, const char *in, size_t in_len, int normalize,
-			     uint32_t max_line, const char *want, size_t want_len, unsigned flags,
-			     size_t consumed, struct rng *r)
+                             uint32_t max_line, const char *want, size_t want_len, unsigned flags,
+                             size_t consumed, struct rng *r)
 {
 	static const unsigned caps[] = {BIG_CAP, 2, 3};
 	unsigned c, k;
@@ -391,7 +402,7 @@ static void expect_all_feeds(const char *name, const char *in, size_t in_len, in
 
 #define EXPECT(cuts, ncut)                                                                         \
 	expect_feed(name, in, in_len, normalize, max_line, want, want_len, flags, consumed, cuts,  \
-		    ncut, cap)
+	            ncut, cap)
 		EXPECT(NULL, 0);
 		if (in_len <= 300) {
 			for (k = 1; k < in_len; k++) {
@@ -416,8 +427,8 @@ static void expect_all_feeds(const char *name, const char *in, size_t in_len, in
 
 /* Cheaper: whole, byte by byte and 8 random splits; capacity 2 and large. */
 static void expect_some_feeds(const char *name, const char *in, size_t in_len, int normalize,
-			      uint32_t max_line, const char *want, size_t want_len, unsigned flags,
-			      size_t consumed, struct rng *r)
+                              uint32_t max_line, const char *want, size_t want_len, unsigned flags,
+                              size_t consumed, struct rng *r)
 {
 	unsigned cap, k;
 
@@ -426,15 +437,15 @@ static void expect_some_feeds(const char *name, const char *in, size_t in_len, i
 			size_t cut = 1 + rng_below(r, in_len - 1);
 
 			expect_feed(name, in, in_len, normalize, max_line, want, want_len, flags,
-				    consumed, &cut, 1, cap);
+			            consumed, &cut, 1, cap);
 		}
 		expect_feed(name, in, in_len, normalize, max_line, want, want_len, flags, consumed,
-			    NULL, 0, cap);
+		            NULL, 0, cap);
 		for (k = 1; k < in_len && k <= MAX_MSG; k++)
 			cuts_buf[k - 1] = k;
 		if (in_len > 1)
 			expect_feed(name, in, in_len, normalize, max_line, want, want_len, flags,
-				    consumed, cuts_buf, (unsigned)(in_len - 1), cap);
+			            consumed, cuts_buf, (unsigned)(in_len - 1), cap);
 	}
 }
 
@@ -448,17 +459,17 @@ static void test_table(struct rng *r)
 		size_t consumed = t->consumed == ALL ? t->in_len : t->consumed;
 
 		expect_all_feeds(t->name, t->in, t->in_len, 0, t->max_line, t->raw, t->raw_len,
-				 t->flags, consumed, r);
+		                 t->flags, consumed, r);
 		expect_all_feeds(t->name, t->in, t->in_len, 1, t->max_line, t->norm, t->norm_len,
-				 t->flags, consumed, r);
+		                 t->flags, consumed, r);
 	}
 }
 
 /* Lines of max_line - 1, max_line, max_line + 1 octets at many alignments. */
 static void test_line_limits(struct rng *r)
 {
-	static const uint32_t maxes[] = {1, 2, 29, 30, 31, 32, 33, 58, 59, 60, 61, 62, 63, 64, 65,
-					 127, 998};
+	static const uint32_t maxes[] = {1,  2,  29, 30, 31, 32, 33,  58, 59,
+	                                 60, 61, 62, 63, 64, 65, 127, 998};
 	static char in[MAX_MSG], want[MAX_MSG];
 	size_t m, shift;
 	int d;
@@ -490,10 +501,11 @@ static void test_line_limits(struct rng *r)
 				memcpy(want, in, wn);
 				memcpy(in + n, ".\r\n", 3);
 				n += 3;
-				snprintf(name, sizeof(name), "line of %zu octets, max_line %u, shift %zu",
-					 len, max, shift);
+				snprintf(name, sizeof(name),
+				         "line of %zu octets, max_line %u, shift %zu", len, max,
+				         shift);
 				expect_some_feeds(name, in, n, (int)(shift & 1), max, want, wn,
-						  DONE | (len > max ? LONG : 0), n, r);
+				                  DONE | (len > max ? LONG : 0), n, r);
 			}
 		}
 	}
@@ -506,16 +518,16 @@ static const struct {
 	const char *p;
 	size_t n;
 } smuggle[] = {
-	{S("\n.\n")},	     {S("\n.\r\n")},	{S("\r\n.\n")},	     {S("\r.\r\n")},
-	{S("\r\n.\r")},	     {S("\r.\n")},	{S("\r.\r")},	     {S("\n.\r")},
-	{S("\r\n\0.\r\n")},  {S("\r\n.\0\r\n")}, {S("\r\n.\r\r\n")}, {S("\n..\n")},
-	{S("\r\n .\r\n")},   {S("\r\n.\n\r\n")}, {S("\r\r.\r\r")},
-	{S("\n\n.\n\n")},    {S("\r\n.\r.\r\n")},
+    {S("\n.\n")},        {S("\n.\r\n")},     {S("\r\n.\n")},     {S("\r.\r\n")},
+    {S("\r\n.\r")},      {S("\r.\n")},       {S("\r.\r")},       {S("\n.\r")},
+    {S("\r\n\0.\r\n")},  {S("\r\n.\0\r\n")}, {S("\r\n.\r\r\n")}, {S("\n..\n")},
+    {S("\r\n .\r\n")},   {S("\r\n.\n\r\n")}, {S("\r\r.\r\r")},   {S("\n\n.\n\n")},
+    {S("\r\n.\r.\r\n")},
 };
 
 static const char smuggle_head[] = "From: a@example.org\r\nSubject: t\r\n\r\nhello";
 static const char smuggle_tail[] = "MAIL FROM:<x@evil.example>\r\nRCPT TO:<y@victim.example>\r\n"
-				   "DATA\r\nsmuggled\r\n";
+                                   "DATA\r\nsmuggled\r\n";
 static const char smuggle_end[] = "\r\n.\r\nQUIT\r\n";
 
 /* Build head + vector + tail + end; returns the length; *term = bytes up to the terminator. */
@@ -547,7 +559,7 @@ static int contains(const char *h, size_t hn, const char *needle)
 }
 
 static void smuggle_one(const char *name, const char *msg, size_t n, size_t term, int normalize,
-			const size_t *cuts, unsigned ncut, unsigned cap)
+                        const size_t *cuts, unsigned ncut, unsigned cap)
 {
 	struct feed f = {normalize, 0, cuts, ncut, cap};
 	unsigned v;
@@ -563,11 +575,11 @@ static void smuggle_one(const char *name, const char *msg, size_t n, size_t term
 		if (++n_fail > MAX_REPORTS)
 			continue;
 		fprintf(stderr, "FAIL: smuggling %s [%s, normalize %d, cap %u, cut %zu]\n", name,
-			impls[v].name, normalize, cap, ncut ? cuts[0] : (size_t)0);
+		        impls[v].name, normalize, cap, ncut ? cuts[0] : (size_t)0);
 		show("input", msg, n);
 		show("got", res_var.out, res_var.len);
 		fprintf(stderr, "  consumed %zu (terminator ends at %zu), flags %#x, err %s\n",
-			res_var.consumed, term, res_var.st.flags, res_var.err ? res_var.err : "-");
+		        res_var.consumed, term, res_var.st.flags, res_var.err ? res_var.err : "-");
 	}
 }
 
@@ -582,16 +594,18 @@ static void test_smuggling(void)
 		for (at_start = 0; at_start <= 1; at_start++) {
 			char name[64];
 
-			snprintf(name, sizeof(name), "vector %zu%s", i, at_start ? " at start" : "");
+			snprintf(name, sizeof(name), "vector %zu%s", i,
+			         at_start ? " at start" : "");
 			n = smuggle_msg(msg, i, at_start, &term);
 			for (normalize = 0; normalize <= 1; normalize++) {
-				for (cap = 2; cap <= BIG_CAP; cap = cap == 2 ? BIG_CAP : BIG_CAP + 1) {
+				for (cap = 2; cap <= BIG_CAP;
+				     cap = cap == 2 ? BIG_CAP : BIG_CAP + 1) {
 					struct feed f = {normalize, 0, NULL, 0, cap};
 
 					smuggle_one(name, msg, n, term, normalize, NULL, 0, cap);
 					for (k = 1; k < n; k++)
 						smuggle_one(name, msg, n, term, normalize, &k, 1,
-							    cap);
+						            cap);
 					diff_all(msg, n, &f, name);
 				}
 			}
@@ -601,9 +615,11 @@ static void test_smuggling(void)
 
 /* ---- 3. differential on random messages -------------------------------------------------- */
 
-static const char *const words[] = {"the", "message", "of", "Received:", "from", "mail",
-				    "example.org", "by", "with", "ESMTP", "id", "for", "a",
-				    "Subject:", "=?utf-8?q?caf=C3=A9?=", "--boundary", "quoted"};
+static const char *const words[] = {
+    "the",        "message",     "of", "Received:", "from",
+    "mail",       "example.org", "by", "with",      "ESMTP",
+    "id",         "for",         "a",  "Subject:",  "=?utf-8?q?caf=C3=A9?=",
+    "--boundary", "quoted"};
 
 static size_t put(char *buf, size_t n, size_t max, const char *p, size_t len)
 {
@@ -617,7 +633,7 @@ static size_t put(char *buf, size_t n, size_t max, const char *p, size_t len)
 static size_t gen_piece(struct rng *r, char *buf, size_t n, size_t max, int dense)
 {
 	static const char b64[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	static const char noise[] = "\r\n.\r\n.\0\xff\x80 a.\r\r\n\n";
 	char line[1300];
 	size_t k = 0, len, j;
@@ -627,7 +643,7 @@ static size_t gen_piece(struct rng *r, char *buf, size_t n, size_t max, int dens
 		len = 1 + rng_below(r, 40);
 		for (j = 0; j < len; j++)
 			line[k++] = rng_below(r, 3) ? noise[rng_below(r, sizeof(noise) - 1)]
-						    : (char)rng_next(r);
+			                            : (char)rng_next(r);
 		break;
 	case 1: /* smuggling vector */
 		j = rng_below(r, sizeof(smuggle) / sizeof(smuggle[0]));
@@ -738,12 +754,12 @@ static void test_random(struct rng *r, unsigned iters)
 
 	for (it = 0; it < iters; it++) {
 		size_t n = gen_msg(r, msg, sizeof(msg));
-		struct feed f;
+		struct feed f = {0, 0, NULL, 0, BIG_CAP, NULL};
 		char label[48];
 
 		f.normalize = (int)rng_below(r, 2);
 		f.max_line = rng_below(r, 4) ? maxes[rng_below(r, sizeof(maxes) / sizeof(maxes[0]))]
-					     : (uint32_t)rng_below(r, 100);
+		                             : (uint32_t)rng_below(r, 100);
 		f.cuts = cuts;
 		f.ncut = gen_cuts(r, n, cuts);
 		f.cap = rng_below(r, 3) == 0 ? 2 + (unsigned)rng_below(r, 4) : BIG_CAP;
@@ -759,7 +775,7 @@ static void test_guard(struct rng *r)
 {
 	static char msg[400];
 	struct guard_buf g;
-	size_t len, i;
+	size_t len, i, cuts[MAX_CUTS];
 	unsigned v;
 
 	if (guard_init(&g, 512) != 0) {
@@ -786,8 +802,16 @@ static void test_guard(struct rng *r)
 			f.cap = 2;
 			run_feed(impls[v].dscan, at, len, &f, &res_var);
 			check(res_var.len == res_ref.len &&
-				      memcmp(res_var.out, res_ref.out, res_ref.len) == 0,
+			          memcmp(res_var.out, res_ref.out, res_ref.len) == 0,
 			      "guard page, cap 2: %s%s", impls[v].name, "");
+			/* every call's input ends at the guard page: pieces cut around 16/32/64 */
+			f.cap = BIG_CAP;
+			f.ncut = gen_cuts(r, len, cuts);
+			f.cuts = cuts;
+			f.guard = &g;
+			run_feed(impls[v].dscan, msg, len, &f, &res_var);
+			check(same_result(&res_ref, &res_var, 0), "guard page, every piece: %s%s",
+			      impls[v].name, "");
 		}
 	}
 	guard_free(&g);
@@ -802,7 +826,7 @@ static void test_dispatch(void)
 	size_t c = smtp_dscan(&st, "..a\r\n.\r\nX", 9, sp, 4, &k);
 
 	check(c == 8 && (st.flags & DSCAN_DONE) && k == 1 && sp[0].n == 4 &&
-		      memcmp(sp[0].p, ".a\r\n", 4) == 0,
+	          memcmp(sp[0].p, ".a\r\n", 4) == 0,
 	      "%s%s", "smtp_dscan before smtp_scan_select", "");
 	check(smtp_scan_select() == smtp_scan_select(), "%s%s", "smtp_scan_select idempotent", "");
 }

@@ -40,7 +40,7 @@ static void expect(const char *what, const char *name, size_t len, size_t got, s
 	}
 	n_fail++;
 	fprintf(stderr, "FAIL: %s [%s] length %zu: got %zu, want %zu\n", what, name, len, got,
-		want);
+	        want);
 }
 
 #define S(lit) lit, sizeof(lit) - 1
@@ -51,19 +51,19 @@ static const struct {
 	size_t n;
 	size_t want;
 } cases[] = {
-	{"empty", S(""), 0},
-	{"no LF", S("MAIL FROM:<a@b>"), 15},
-	{"LF only", S("\n"), 0},
-	{"CRLF", S("QUIT\r\n"), 5},
-	{"bare LF", S("QUIT\nNOOP\r\n"), 4},
-	{"CR without LF", S("QUIT\rNOOP"), 9},
-	{"NUL before LF", S("A\0B\nC"), 3},
-	{"8-bit", S("\xff\xfe\x80\x0a"), 3},
-	{"LF at 15", S("0123456789abcde\n"), 15},
-	{"LF at 16", S("0123456789abcdef\n"), 16},
-	{"LF at 31", S("0123456789abcdef0123456789abcde\n"), 31},
-	{"LF at 32", S("0123456789abcdef0123456789abcdef\n"), 32},
-	{"two LFs", S("0123456789abcdef0123456789abcdef0123\n\n"), 36},
+    {"empty", S(""), 0},
+    {"no LF", S("MAIL FROM:<a@b>"), 15},
+    {"LF only", S("\n"), 0},
+    {"CRLF", S("QUIT\r\n"), 5},
+    {"bare LF", S("QUIT\nNOOP\r\n"), 4},
+    {"CR without LF", S("QUIT\rNOOP"), 9},
+    {"NUL before LF", S("A\0B\nC"), 3},
+    {"8-bit", S("\xff\xfe\x80\x0a"), 3},
+    {"LF at 15", S("0123456789abcde\n"), 15},
+    {"LF at 16", S("0123456789abcdef\n"), 16},
+    {"LF at 31", S("0123456789abcdef0123456789abcde\n"), 31},
+    {"LF at 32", S("0123456789abcdef0123456789abcdef\n"), 32},
+    {"two LFs", S("0123456789abcdef0123456789abcdef0123\n\n"), 36},
 };
 
 static void test_table(void)
@@ -102,7 +102,8 @@ static void test_guard(uint64_t *seed)
 				buf[at] = '\n';
 			p = guard_copy(&g, buf, len);
 			for (v = 0; v < n_impls; v++)
-				expect("guard page", impls[v].name, len, impls[v].find_lf(p, len), at);
+				expect("guard page", impls[v].name, len, impls[v].find_lf(p, len),
+				       at);
 		}
 	}
 	guard_free(&g);
