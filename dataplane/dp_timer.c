@@ -4,7 +4,8 @@
  *
  * A timer due at tick T sits in slot T % DP_WHEEL_SLOTS; a bitmap marks non-empty slots so
  * that finding the next wake-up scans 16 words, not 1024 lists. Expiry walks the slots of the
- * ticks that passed since the last call (at most one revolution); in each, the list is moved
+ * ticks that completed since the last call (at most one revolution), so a timer fires at most
+ * one tick after it is due, never before; in each slot, the list is moved
  * to a local head first, then entries are taken one at a time: due ones fire, the others go
  * back. Taking one at a time keeps the walk safe when a callback cancels or re-arms timers.
  */
@@ -35,6 +36,8 @@ void dp_wheel_init(struct dp_wheel *w, uint64_t now_ms, uint32_t tick_ms)
 {
 	w->tick_ms = tick_ms ? tick_ms : 1;
 	w->tick = now_ms / w->tick_ms;
+	if (w->tick)
+		w->tick--; /* the current tick is not complete yet */
 	w->armed = 0;
 	for (uint32_t i = 0; i < DP_WHEEL_SLOTS / 64; i++)
 		w->bits[i] = 0;
@@ -120,9 +123,12 @@ static unsigned expire_slot(struct dp_wheel *w, uint32_t s, uint64_t now_ms, uns
 unsigned dp_wheel_expire(struct dp_wheel *w, uint64_t now_ms, unsigned max, dp_timer_fn fn,
 			 void *arg)
 {
-	uint64_t target = now_ms / w->tick_ms;
+	uint64_t target = now_ms / w->tick_ms; /* ticks before this one are complete */
 	unsigned fired = 0;
 
+	if (target == 0)
+		return 0;
+	target--;
 	if (target <= w->tick)
 		return 0;
 	if (target - w->tick > DP_WHEEL_SLOTS)
@@ -153,7 +159,7 @@ uint64_t dp_wheel_next_ms(const struct dp_wheel *w, uint64_t now_ms)
 			continue;
 		}
 		if (bits & 1) {
-			uint64_t due = (start + i) * w->tick_ms;
+			uint64_t due = (start + i + 1) * w->tick_ms; /* when that tick completes */
 
 			return due > now_ms ? due - now_ms : 0;
 		}
