@@ -25,9 +25,9 @@ Public interface:
                            .replies_until_close(), .close().
   free_port(), tempdir(), spawn(argv, ...)  tracked resources, ended/removed by main().
 
-Binaries come from the environment (set by tests/e2e/meson.build): SLUICED and SLUICE_SPOOL.
-A binary that is missing makes the test skip with the path it looked at. Set
-SLUICE_E2E_KEEP=1 to keep the temporary directories (spool, logs) for inspection.
+Binaries come from the environment (set by tests/e2e/meson.build): SLUICE_E2E_SLUICED and
+SLUICE_E2E_SPOOL_TOOL. A binary that is missing makes the test skip with the path it looked
+at. Set SLUICE_E2E_KEEP=1 to keep the temporary directories (spool, logs) for inspection.
 
 Limits: every server binds 127.0.0.1 only; every wait has a timeout; the helpers never start
 a process they do not end by PID.
@@ -222,7 +222,7 @@ class Sluice:
 
     def __init__(self, t, workers=2, spool=None, extra_args=(), port=None):
         self.t = t
-        self.exe = binary('SLUICED', 'sluiced')
+        self.exe = binary('SLUICE_E2E_SLUICED', 'sluiced')
         self.workers = workers
         self.spool = spool or os.path.join(tempdir(), 'spool')
         self.extra_args = list(extra_args)
@@ -388,7 +388,7 @@ class Spool:
     def __init__(self, t, directory):
         self.t = t
         self.dir = directory
-        self.exe = binary('SLUICE_SPOOL', 'sluice-spool')
+        self.exe = binary('SLUICE_E2E_SPOOL_TOOL', 'sluice-spool')
 
     def run(self, *args, timeout=60):
         return subprocess.run([self.exe, '--spool', self.dir] + list(args),
@@ -466,7 +466,7 @@ def new_id():
 
 def make_message(tid, subject='e2e', body=None, headers=(), size=0):
     """A message with CRLF line ends, ending in CRLF, that carries X-E2E-Id: tid."""
-    lines = [f'From: Sender <sender@client.example>', f'To: <rcpt@dest.example>',
+    lines = ['From: Sender <sender@client.example>', 'To: <rcpt@dest.example>',
              f'Subject: {subject}', f'Message-ID: <{tid}@client.example>', f'X-E2E-Id: {tid}']
     lines += list(headers)
     head = CRLF.join(x.encode('utf-8') if isinstance(x, str) else x for x in lines) + CRLF
@@ -668,28 +668,53 @@ class Load:
                 s.close()
 
     def _one(self, s, k, rnd):
+        """One transaction, step by step, so a failure says where it happened. True if 250."""
         tid = new_id()
         mail_from = f'load{k}@client.example'
         rcpts = [f'r{j}@dest.example' for j in range(1 + rnd.randrange(3))]
         msg = make_message(tid, subject=f'load {k}', size=rnd.choice((0, 500, 3000, 20000)))
         with self.lock:
             self.sent[tid] = (mail_from, rcpts, msg)
+        step = 'EHLO'
         try:
-            s.sendmail(mail_from, rcpts, msg)
-        except smtplib.SMTPRecipientsRefused as e:
-            code = min(c for c, _ in e.recipients.values())
-            self._outcome(code, f'RCPT {e.recipients!r}')
-            return False
-        except smtplib.SMTPResponseException as e:
-            self._outcome(e.smtp_code, f'{type(e).__name__} {e.smtp_code} {e.smtp_error!r}')
-            return False
+            if not s.does_esmtp:
+                code, text = s.ehlo()
+                if code != 250:
+                    return self._refused(code, step, text)
+            step = 'MAIL'
+            code, text = s.mail(mail_from)
+            if code != 250:
+                return self._refused(code, step, text)
+            for r in rcpts:
+                step = 'RCPT'
+                code, text = s.rcpt(r)
+                if code != 250:
+                    return self._refused(code, step, text)
+            step = 'DATA'
+            code, text = s.docmd('DATA')
+            if code != 354:
+                return self._refused(code, step, text)
+            step = 'message content'
+            try:
+                s.sock.sendall(smtplib._quote_periods(msg) + b'.\r\n')
+            except OSError as e:
+                # The server may have replied before closing: read what arrived.
+                step = f'message content (write failed: {e}; then read reply)'
+            code, text = s.getreply()
+            if code != 250:
+                return self._refused(code, step, text)
         except (OSError, smtplib.SMTPServerDisconnected) as e:
-            self._outcome('dropped', f'{type(e).__name__}: {e}')
+            self._outcome('dropped', f'at {step}, t={time.monotonic():.3f}: '
+                          f'{type(e).__name__}: {e}')
             return False
         with self.lock:
             self.acked[tid] = (mail_from, rcpts, msg)
             self.outcomes['acked'] += 1
         return True
+
+    def _refused(self, code, step, text):
+        self._outcome(code, f'{step}: {code} {text!r} t={time.monotonic():.3f}')
+        return False
 
 
 def check_acked_in_spool(t, load, entries, label):

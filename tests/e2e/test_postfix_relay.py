@@ -149,7 +149,7 @@ class Postfix:
 
 def submission(tid, subject, body_lines):
     """What we hand to sendmail (LF line ends) and the body Postfix must relay (CRLF)."""
-    headers = [f'From: Relay Test <relay@client.example>', 'To: <dest@dest.example>',
+    headers = ['From: Relay Test <relay@client.example>', 'To: <dest@dest.example>',
                f'Subject: {subject}', f'X-E2E-Id: {tid}']
     text = '\n'.join(headers) + '\n\n' + '\n'.join(body_lines) + '\n'
     body = ('\r\n'.join(body_lines) + '\r\n').encode('utf-8')

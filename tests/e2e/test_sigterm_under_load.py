@@ -5,6 +5,7 @@ or refuse what is in flight, and exit 0 within its shutdown deadline (shutdown_t
 10 s by default). No acknowledged message may be lost, and every transaction a client started
 after the greeting must end with 250 or 421 (never a dropped connection or another code)."""
 
+import time
 
 import sluice_harness as h
 
@@ -20,10 +21,11 @@ def run(t):
     t.require(load.running() and n >= 1,
               f'the load is running when SIGTERM comes ({n} messages acknowledged)',
               f'outcomes {dict(load.outcomes)} {load.errors[:5]}')
+    t_term = time.monotonic()
     rc, elapsed = d.stop(timeout=SHUTDOWN_TIMEOUT + SLACK)
     load.stop()
     t.check(load.join(60), 'every load thread ends after the shutdown')
-    t.note(f'SIGTERM after {n} acknowledgements; exit status {rc} after {elapsed:.2f} s; '
+    t.note(f'SIGTERM at t={t_term:.3f} after {n} acknowledgements; exit status {rc} after {elapsed:.2f} s; '
            f'{len(load.sent)} messages attempted; outcomes {dict(load.outcomes)}')
     t.check(rc == 0, f'sluiced exits 0 on SIGTERM under load within shutdown_timeout + '
             f'{SLACK:.0f} s ({elapsed:.2f} s)', f'exit status {rc}\n{d.log_tail()}')
