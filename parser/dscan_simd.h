@@ -6,12 +6,14 @@
  * into three bit masks (CR, LF, '.'); dscan_simd_run() does the rest, the same way for each:
  *
  *   - Inside a line (state BOL or MID), one 64-byte block at a time: an LF right after a CR is
- *     a real line end; a line start is the byte after one. The block is handled from its masks
- *     up to its first "special" byte: a dot at a line start, a CR in the block's last byte (its
- *     LF is in the next block), and, when normalising, any bare CR or bare LF. Without
- *     normalisation bare CR/LF only set flags and lengthen the line, so they stay in the block.
- *     Line lengths come from the positions of the real LFs; nothing is emitted, the open span
- *     just grows.
+ *     a real line end; a line start is the byte after one. Line lengths come from the positions
+ *     of the real LFs; nothing is emitted, the open span just grows. dscan_fast() runs whole
+ *     blocks with its state in registers while they hold no line-start dot and (when
+ *     normalising) no bare CR/LF; without normalisation bare CR/LF only set flags and lengthen
+ *     the line, so they stay on this path. It peeks at the byte after a block ending in CR.
+ *   - dscan_block() handles any other block, and the last partial one, from its masks up to its
+ *     first "special" byte: a dot at a line start, a CR in the block's last byte (its LF would
+ *     be in the next block), and, when normalising, any bare CR or bare LF.
  *   - From the special byte on, dscan_step() (the reference state machine) runs until the state
  *     is BOL or MID again; then blocks resume at that (unaligned) position.
  *   - The last, partial block is built from in-bounds loads only: whole vectors while they fit,
@@ -19,7 +21,7 @@
  *     through dscan_step() alone.
  *
  * Public (to the variants): struct dscan_masks, dscan_masks16(), dscan_tail16(),
- * dscan_simd_run(), dscan_find_lf16(). Never reads outside [p, p + n).
+ * dscan_simd_run(), dscan_find_lf16(). Never reads outside [p, p + n); never allocates.
  */
 #ifndef SLUICE_PARSER_DSCAN_SIMD_H
 #define SLUICE_PARSER_DSCAN_SIMD_H
@@ -134,16 +136,17 @@ typedef void (*dscan_load64_fn)(const char *q, struct dscan_masks *m);
 /*
  * The common case, kept in registers: whole 64-byte blocks inside lines whose only CR/LF are
  * real CRLFs (or, without normalisation, bare ones, which only set flags), with no dot at a line
- * start and no CR in the last byte. Stops at the first block that is not like that, or when
- * fewer than 64 bytes are left; returns the new position. State is BOL or MID on entry and exit.
+ * start. A CR in a block's last byte is decided by peeking at the next byte (so the loop runs
+ * while more than 64 bytes are left); if it starts a CRLF, its LF is bit 0 of the next block.
+ * Stops at the first block that is not like that; returns the new position. State is BOL or MID
+ * on entry; on exit also CR, when the loop stopped between the CR and the LF of a CRLF.
  * Line limits below 62 need the per-line check of dscan_block(), so they skip this loop.
  */
 static inline __attribute__((always_inline)) size_t
 dscan_fast(struct smtp_dscan *st, const char *p, size_t i, size_t n, dscan_load64_fn load64)
 {
-	const uint64_t top = 1ull << 63;
 	uint64_t max = st->max_line, line = st->line_len, bol = st->state == DS_BOL;
-	uint64_t nmask = st->normalize ? ~0ull : 0;
+	uint64_t nmask = st->normalize ? ~0ull : 0, carry = 0;
 	unsigned flags = 0;
 	size_t start = i;
 
@@ -151,36 +154,43 @@ dscan_fast(struct smtp_dscan *st, const char *p, size_t i, size_t n, dscan_load6
 		max = UINT64_MAX;
 	if (max < 62)
 		return i;
-	while (n - i >= 64) {
+	while (n - i > 64) {
 		struct dscan_masks m;
-		uint64_t real, odd, dots, tz;
+		uint64_t real, next, paired, odd, dots, tz;
 
 		load64(p + i, &m);
-		real = m.lf & (m.cr << 1);
-		odd =
-		    (m.cr ^ real >> 1) | (m.lf ^ real); /* a CR or LF not in a CRLF of this block */
-		dots = m.dot & (real << 1 | bol);       /* dots at line starts */
+		real = m.lf & (m.cr << 1 | carry);         /* LFs that end a CRLF */
+		next = (m.cr >> 63) & (p[i + 64] == '\n'); /* bit 63 is a CR, and an LF follows */
+		paired = real >> 1 | next << 63;           /* CRs that begin a CRLF */
+		odd = (m.cr ^ paired) | (m.lf ^ real);     /* bare CRs and LFs */
+		dots = m.dot & (real << 1 | bol);          /* dots at line starts */
 		if (__builtin_expect((dots | odd) != 0, 0)) {
-			if (dots | (m.cr & top) | (odd & nmask))
+			if (dots | (odd & nmask))
 				break;
-			flags |= (m.cr & ~(real >> 1) ? DSCAN_BARE_CR : 0) |
+			flags |= (m.cr & ~paired ? DSCAN_BARE_CR : 0) |
 			         (m.lf & ~real ? DSCAN_BARE_LF : 0);
 		}
 		/*
-		 * Branch-free, as line ends fall irregularly across blocks: the line that was open
-		 * ends at the CR before the first real LF (never bit 0), or goes on through the
-		 * block; what follows the last real LF is the start of the next one.
+		 * Branch-free, as line ends fall irregularly across blocks. The open line ends
+		 * at the CR before the first real LF (bit -1, the previous block's CR, when that
+		 * LF is bit 0: that CR was counted, hence the wrap to line - 1), or goes on
+		 * through the block, less a CR in bit 63 that begins a CRLF. What follows the
+		 * last real LF is the start of the next line.
 		 */
-		tz = real ? (uint64_t)__builtin_ctzll(real) - 1 : 64;
+		tz = real ? (uint64_t)__builtin_ctzll(real) - 1 : 64 - next;
 		if (line + tz > max)
 			flags |= DSCAN_LONG_LINE;
 		line = real ? (uint64_t)__builtin_clzll(real | 1) : line + 64;
 		bol = real >> 63;
+		carry = next;
 		i += 64;
 	}
 	if (i != start) {
+		/* a CR taken as the start of a CRLF whose LF is p[i] is not counted until decided
+		 */
+		line -= carry;
 		st->line_len = line > UINT32_MAX ? UINT32_MAX : (uint32_t)line;
-		st->state = bol ? DS_BOL : DS_MID;
+		st->state = carry ? DS_CR : bol ? DS_BOL : DS_MID;
 		st->flags |= (uint16_t)flags;
 	}
 	return i;
@@ -209,8 +219,7 @@ dscan_simd_run(struct smtp_dscan *st, const char *p, size_t n, struct smtp_span 
 			i = dscan_fast(st, p, i, n, load64);
 			if (i == n)
 				break;
-			w = load(p, i, n, &m);
-
+			w = st->state == DS_CR ? 0 : load(p, i, n, &m);
 			if (w != 0) {
 				stop = dscan_block(st, &m, w);
 				i += stop;
