@@ -37,7 +37,7 @@
 #include "spool/spool.h"
 
 #define MAX_SESS 1024
-#define SPAN	 (16u << 10)
+#define SPAN     (16u << 10)
 
 struct opts {
 	char dir[512];
@@ -207,7 +207,7 @@ static void on_commit(void *arg, int result, const char *qid)
 
 /* Starts one message on session i; returns 0, or -EAGAIN to retry later. */
 static int start(struct run *r, unsigned i, const struct spool_envelope *env, const char *body,
-		 size_t size)
+                 size_t size)
 {
 	struct spool_msg *m = spool_msg_begin(r->w, env);
 
@@ -394,16 +394,17 @@ static void print_json(const struct opts *o, double raw, const struct result *r,
 	       "\"flush_p50_us\":%.0f,\"flush_p99_us\":%.0f,\"sizes\":[",
 	       o->sessions, (unsigned long long)o->batch_bytes, o->batch_usec, raw, fl50, fl99);
 	for (int i = 0; i < n; i++)
-		printf("%s{\"size\":%zu,\"spool_msgs\":%llu,\"spool_msg_s\":%.0f,\"spool_mb_s\":%.1f,"
-		       "\"p50_us\":%.0f,\"p99_us\":%.0f,\"fsyncs\":%llu,\"max_msgs_per_flush\":%llu,"
-		       "\"naive_msgs\":%llu,\"naive_msg_s\":%.0f,\"naive_mb_s\":%.2f,"
-		       "\"x_naive\":%.1f,\"of_raw\":%.3f}",
-		       i ? "," : "", r[i].size, (unsigned long long)r[i].spool_msgs, r[i].spool_mps,
-		       r[i].spool_mbs, r[i].p50_us, r[i].p99_us, (unsigned long long)r[i].fsyncs,
-		       (unsigned long long)r[i].max_batch, (unsigned long long)r[i].naive_msgs,
-		       r[i].naive_mps, r[i].naive_mbs,
-		       r[i].naive_mps > 0 ? r[i].spool_mps / r[i].naive_mps : 0.0,
-		       raw > 0 ? r[i].spool_mbs / raw : 0.0);
+		printf(
+		    "%s{\"size\":%zu,\"spool_msgs\":%llu,\"spool_msg_s\":%.0f,\"spool_mb_s\":%.1f,"
+		    "\"p50_us\":%.0f,\"p99_us\":%.0f,\"fsyncs\":%llu,\"max_msgs_per_flush\":%llu,"
+		    "\"naive_msgs\":%llu,\"naive_msg_s\":%.0f,\"naive_mb_s\":%.2f,"
+		    "\"x_naive\":%.1f,\"of_raw\":%.3f}",
+		    i ? "," : "", r[i].size, (unsigned long long)r[i].spool_msgs, r[i].spool_mps,
+		    r[i].spool_mbs, r[i].p50_us, r[i].p99_us, (unsigned long long)r[i].fsyncs,
+		    (unsigned long long)r[i].max_batch, (unsigned long long)r[i].naive_msgs,
+		    r[i].naive_mps, r[i].naive_mbs,
+		    r[i].naive_mps > 0 ? r[i].spool_mps / r[i].naive_mps : 0.0,
+		    raw > 0 ? r[i].spool_mbs / raw : 0.0);
 	printf("],\"targets\":{\"x_naive_1k\":%s,\"half_raw_100k\":%s,\"p99_under_5ms\":%s}}\n",
 	       r[0].spool_mps >= 20 * r[0].naive_mps ? "true" : "false",
 	       r[n - 1].spool_mbs >= 0.5 * raw ? "true" : "false",
@@ -420,7 +421,7 @@ int main(int argc, char **argv)
 
 	if (parse(argc, argv, &o) != 0) {
 		fprintf(stderr, "usage: spool-bench [--dir DIR] [--messages N] [--sessions M] "
-				"[--seconds S] [--batch-usec U] [--batch-bytes B] [--json]\n");
+		                "[--seconds S] [--batch-usec U] [--batch-bytes B] [--json]\n");
 		return 2;
 	}
 	snprintf(dir, sizeof(dir), "%s/spool-bench.XXXXXX", o.dir);

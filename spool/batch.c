@@ -85,7 +85,7 @@ static int prep_ops(struct spool_writer *w, struct spool_batch *b)
 	if (!b->write_done) {
 		sqe = io_uring_get_sqe(w->ring);
 		io_uring_prep_write(sqe, b->seg->fd, base + b->written,
-				    (unsigned)(b->wlen - b->written), b->off + b->written);
+		                    (unsigned)(b->wlen - b->written), b->off + b->written);
 		sqe->flags |= IOSQE_IO_LINK;
 		set_ud(sqe, &b->ops[OP_WRITE]);
 		w->st.writes++;
@@ -127,7 +127,7 @@ static void assign(struct spool_writer *w, struct spool_batch *b)
 	b->wlen = b->len;
 	if (b->seg_start) {
 		struct spool_seg_hdr sh = {SPOOL_FORMAT_VERSION, w->core, seg->seq, w->epoch_us,
-					   realtime_us()};
+		                           realtime_us()};
 
 		spool_seg_hdr_encode(b->mem + SPOOL_REC_HDR, &sh);
 		spool_rec_seal(b->mem, SPOOL_REC_SEGMENT, 0, SPOOL_SEG_HDR_LEN);

@@ -99,8 +99,7 @@ static size_t client_len(const struct sockaddr_storage *ss)
 	return 4;
 }
 
-size_t spool_env_size(const struct spool_envelope *env, const char *queue_id,
-		      uint32_t received_len)
+size_t spool_env_size(const struct spool_envelope *env, const char *queue_id, uint32_t received_len)
 {
 	size_t n = 0;
 
@@ -155,7 +154,7 @@ static uint8_t *put_client(uint8_t *p, const struct sockaddr_storage *ss)
 }
 
 void spool_env_encode(uint8_t *p, const struct spool_envelope *env, const char *queue_id,
-		      uint32_t received_len)
+                      uint32_t received_len)
 {
 	uint8_t u[8];
 
@@ -173,7 +172,7 @@ void spool_env_encode(uint8_t *p, const struct spool_envelope *env, const char *
 		p = put_field(p, SPOOL_ENV_RCPT, env->rcpt[i].p, env->rcpt[i].n);
 		if (env->rcpt_params && env->rcpt_params[i].n > 0)
 			p = put_field(p, SPOOL_ENV_RCPT_PARAMS, env->rcpt_params[i].p,
-				      env->rcpt_params[i].n);
+			              env->rcpt_params[i].n);
 	}
 	p = put_field(p, SPOOL_ENV_VERDICT, env->verdict.p, env->verdict.n);
 	p = put_field(p, SPOOL_ENV_TAGS, env->tags.p, env->tags.n);
@@ -188,7 +187,7 @@ void spool_env_encode(uint8_t *p, const struct spool_envelope *env, const char *
 
 /* Iterates fields: returns 1 with *tag, *v, *vn set; 0 at the end; -EINVAL if truncated. */
 static int next_field(const uint8_t *p, size_t n, size_t *pos, unsigned *tag, const uint8_t **v,
-		      size_t *vn)
+                      size_t *vn)
 {
 	size_t left = n - *pos;
 	uint32_t len;
@@ -252,7 +251,7 @@ static void set_str(struct spool_str *s, const uint8_t *v, size_t vn)
 
 /* One field into env; recipients are handled by the caller. */
 static int get_scalar(struct spool_envelope *env, unsigned tag, const uint8_t *v, size_t vn,
-		      char *queue_id, uint32_t *received_len)
+                      char *queue_id, uint32_t *received_len)
 {
 	switch (tag) {
 	case SPOOL_ENV_QUEUE_ID:
@@ -296,9 +295,9 @@ static int get_scalar(struct spool_envelope *env, unsigned tag, const uint8_t *v
 	}
 }
 
-int spool_env_decode(const uint8_t *p, size_t n, struct spool_envelope *env,
-		     struct spool_str *rcpt, struct spool_str *rcpt_params, uint32_t cap,
-		     char queue_id[SPOOL_QUEUE_ID_MAX], uint32_t *received_len)
+int spool_env_decode(const uint8_t *p, size_t n, struct spool_envelope *env, struct spool_str *rcpt,
+                     struct spool_str *rcpt_params, uint32_t cap, char queue_id[SPOOL_QUEUE_ID_MAX],
+                     uint32_t *received_len)
 {
 	size_t pos = 0, vn;
 	const uint8_t *v;

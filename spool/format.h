@@ -28,9 +28,9 @@
 #include "spool/spool.h"
 
 #define SPOOL_FORMAT_VERSION 1
-#define SPOOL_REC_HDR	     16
-#define SPOOL_REC_MAX	     (16u << 20)
-#define SPOOL_SEG_MAGIC	     "SLUICESP"
+#define SPOOL_REC_HDR        16
+#define SPOOL_REC_MAX        (16u << 20)
+#define SPOOL_SEG_MAGIC      "SLUICESP"
 #define SPOOL_SEG_HDR_LEN    40 /* payload of SPOOL_REC_SEGMENT */
 #define SPOOL_COMMIT_LEN     16 /* payload of SPOOL_REC_COMMIT */
 
@@ -47,7 +47,7 @@ enum spool_rec_type {
 enum spool_env_tag {
 	SPOOL_ENV_QUEUE_ID = 1,
 	SPOOL_ENV_RECV_TIME = 2, /* u64 microseconds since the epoch */
-	SPOOL_ENV_CLIENT = 3,	 /* u8 family (4, 6, 0), u8 0, u16 port, 4 or 16 address octets */
+	SPOOL_ENV_CLIENT = 3,    /* u8 family (4, 6, 0), u8 0, u16 port, 4 or 16 address octets */
 	SPOOL_ENV_CLIENT_NAME = 4,
 	SPOOL_ENV_HELO = 5,
 	SPOOL_ENV_FLAGS = 6, /* u8: bit 0 EHLO, bit 1 TLS */
@@ -57,7 +57,8 @@ enum spool_env_tag {
 	SPOOL_ENV_RCPT_PARAMS = 10, /* parameters of the RCPT just before */
 	SPOOL_ENV_VERDICT = 11,
 	SPOOL_ENV_TAGS = 12,
-	SPOOL_ENV_RECEIVED_LEN = 13, /* u32: octets of the Received: field the message starts with */
+	SPOOL_ENV_RECEIVED_LEN =
+	    13, /* u32: octets of the Received: field the message starts with */
 };
 #define SPOOL_ENV_FIELD_HDR 6
 
@@ -128,32 +129,32 @@ int spool_commit_decode(const uint8_t *p, size_t n, uint64_t *size, uint32_t *cr
 
 /* Envelope payload: its size, and its encoding into exactly that many octets. */
 size_t spool_env_size(const struct spool_envelope *env, const char *queue_id,
-		      uint32_t received_len);
+                      uint32_t received_len);
 void spool_env_encode(uint8_t *p, const struct spool_envelope *env, const char *queue_id,
-		      uint32_t received_len);
+                      uint32_t received_len);
 
 /*
  * Decodes a BEGIN payload. Strings in env point into p. Recipients go to rcpt[] and
  * rcpt_params[] (capacity cap); env->nrcpt gets the real count, which may exceed cap (call
  * spool_env_count_rcpt() first to size the arrays). queue_id gets a NUL-ended copy.
  */
-int spool_env_decode(const uint8_t *p, size_t n, struct spool_envelope *env,
-		     struct spool_str *rcpt, struct spool_str *rcpt_params, uint32_t cap,
-		     char queue_id[SPOOL_QUEUE_ID_MAX], uint32_t *received_len);
+int spool_env_decode(const uint8_t *p, size_t n, struct spool_envelope *env, struct spool_str *rcpt,
+                     struct spool_str *rcpt_params, uint32_t cap, char queue_id[SPOOL_QUEUE_ID_MAX],
+                     uint32_t *received_len);
 int spool_env_count_rcpt(const uint8_t *p, size_t n, uint32_t *nrcpt);
 
 /* received.c: the trace field and queue ids. */
 #define SPOOL_RECEIVED_MAX 4096
 /* Writes the Received: field (CRLF-ended, folded) into out; returns its length (< cap). */
-size_t spool_received(char *out, size_t cap, const struct spool_envelope *env,
-		      const char *hostname, const char *queue_id);
+size_t spool_received(char *out, size_t cap, const struct spool_envelope *env, const char *hostname,
+                      const char *queue_id);
 /* RFC 5322 date-time in UTC ("Tue, 3 Nov 2026 12:00:00 +0000"); returns its length. */
 size_t spool_rfc5322_date(char *out, size_t cap, uint64_t time_us);
 /* RFC 3339 UTC ("2026-11-03T12:00:00.123456Z"); returns its length. */
 size_t spool_rfc3339(char *out, size_t cap, uint64_t time_us);
 /* Queue id from the writer epoch, core and counter: 20 characters of [0-9A-Z] minus ILOU. */
 void spool_queue_id(char out[SPOOL_QUEUE_ID_MAX], uint64_t epoch_us, unsigned core,
-		    uint64_t counter);
+                    uint64_t counter);
 /* "1.2.3.4" or "IPv6:..." (for the trace field) or plain "::1"; "unknown" for AF_UNSPEC. */
 size_t spool_addr_str(char *out, size_t cap, const struct sockaddr_storage *ss, int literal);
 unsigned spool_addr_port(const struct sockaddr_storage *ss);

@@ -18,13 +18,13 @@
 struct r_extent {
 	uint32_t seg; /* index in its core's segment list */
 	uint32_t len;
-	uint64_t off;	  /* file offset */
+	uint64_t off;     /* file offset */
 	uint64_t msg_off; /* offset in the message */
 };
 
 struct r_entry {
 	struct spool_entry pub; /* first: the public view */
-	uint8_t *raw;		/* BEGIN payload */
+	uint8_t *raw;           /* BEGIN payload */
 	struct spool_str *rcpt, *rcpt_params;
 	struct r_extent *ext;
 	uint32_t next, ext_cap;
@@ -48,7 +48,7 @@ struct r_core {
 	size_t first_entry, nentry; /* range in spool_reader.entries */
 	uint64_t ck_seq, ck_off;    /* checkpoint: consumed up to here */
 	uint64_t last_epoch;
-	uint64_t live_min_seg;	    /* oldest segment a live uncommitted message started in */
+	uint64_t live_min_seg; /* oldest segment a live uncommitted message started in */
 	uint64_t bytes;
 };
 
@@ -65,7 +65,7 @@ struct spool_reader {
 	size_t nprob;
 	struct spool_reader_stats st;
 	struct r_entry *pending[R_HASH];
-	int fd;		/* cached segment descriptor */
+	int fd; /* cached segment descriptor */
 	unsigned fd_core;
 	uint32_t fd_seg;
 };

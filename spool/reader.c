@@ -92,7 +92,7 @@ static void drop_pending(struct spool_reader *r, struct r_core *c, int live)
 /* --- records ------------------------------------------------------------------------------ */
 
 static int on_begin(struct spool_reader *r, struct r_core *c, const struct r_seg *sg,
-		    const struct spool_scan *s)
+                    const struct spool_scan *s)
 {
 	struct r_entry *e = calloc(1, sizeof(*e)), *old;
 	uint32_t nr = 0;
@@ -110,7 +110,7 @@ static int on_begin(struct spool_reader *r, struct r_core *c, const struct r_seg
 	}
 	memcpy(e->raw, s->payload, s->hdr.len);
 	if (spool_env_decode(e->raw, s->hdr.len, &e->pub.env, e->rcpt, e->rcpt_params, nr,
-			     e->pub.queue_id, &e->pub.received_len) != 0)
+	                     e->pub.queue_id, &e->pub.received_len) != 0)
 		goto bad;
 	e->key = s->hdr.key;
 	e->epoch = c->last_epoch;
@@ -126,7 +126,7 @@ static int on_begin(struct spool_reader *r, struct r_core *c, const struct r_seg
 	return 0;
 bad:
 	r_problem(r, "core-%u/%s@%llu: malformed envelope", c->id, sg->name,
-		  (unsigned long long)s->rec_off);
+	          (unsigned long long)s->rec_off);
 	r->st.corrupt++;
 	r_entry_free(e);
 	return 0;
@@ -176,7 +176,7 @@ static int add_entry(struct spool_reader *r, struct r_entry *e)
 }
 
 static int on_commit(struct spool_reader *r, struct r_core *c, const struct r_seg *sg,
-		     const struct spool_scan *s)
+                     const struct spool_scan *s)
 {
 	struct r_entry *e = take(r, s->hdr.key);
 	uint64_t size;
@@ -187,7 +187,7 @@ static int on_commit(struct spool_reader *r, struct r_core *c, const struct r_se
 	if (spool_commit_decode(s->payload, s->hdr.len, &size, &crc) != 0 || size != e->pub.size ||
 	    crc != e->pub.crc || e->pub.received_len > size) {
 		r_problem(r, "core-%u/%s@%llu: commit marker of %s does not match its data", c->id,
-			  sg->name, (unsigned long long)s->rec_off, e->pub.queue_id);
+		          sg->name, (unsigned long long)s->rec_off, e->pub.queue_id);
 		r->st.corrupt++;
 		r_entry_free(e);
 		return 0;
@@ -201,7 +201,7 @@ static int on_commit(struct spool_reader *r, struct r_core *c, const struct r_se
 
 /* The segment header: first record only; a new epoch ends the previous writer's messages. */
 static int on_header(struct spool_reader *r, struct r_core *c, struct r_seg *sg,
-		     const struct spool_scan *s)
+                     const struct spool_scan *s)
 {
 	struct spool_seg_hdr sh;
 
@@ -253,7 +253,7 @@ static int scan_segment(struct spool_reader *r, struct r_core *c, uint32_t segi,
 			break;
 		default:
 			r_problem(r, "core-%u/%s@%llu: segment header inside a segment", c->id,
-				  sg->name, (unsigned long long)s.rec_off);
+			          sg->name, (unsigned long long)s.rec_off);
 			r->st.corrupt++;
 			break;
 		}
@@ -262,7 +262,7 @@ static int scan_segment(struct spool_reader *r, struct r_core *c, uint32_t segi,
 	}
 	if (rc == 0 && s.bad) {
 		r_problem(r, "core-%u/%s@%llu: %s: %s", c->id, sg->name, (unsigned long long)s.off,
-			  s.bad == SPOOL_SCAN_TORN ? "torn tail" : "corrupt", s.why);
+		          s.bad == SPOOL_SCAN_TORN ? "torn tail" : "corrupt", s.why);
 		if (s.bad == SPOOL_SCAN_TORN)
 			r->st.torn++;
 		else
@@ -482,7 +482,7 @@ unsigned spool_reader_cores(const struct spool_reader *r, unsigned *ids, unsigne
 }
 
 void spool_reader_core_stats(const struct spool_reader *r, unsigned core, uint64_t *segments,
-			     uint64_t *bytes, uint64_t *messages)
+                             uint64_t *bytes, uint64_t *messages)
 {
 	*segments = *bytes = *messages = 0;
 	for (size_t i = 0; i < r->ncore; i++) {

@@ -41,7 +41,7 @@ static char *put_b32(char *p, uint64_t v, int digits)
 }
 
 void spool_queue_id(char out[SPOOL_QUEUE_ID_MAX], uint64_t epoch_us, unsigned core,
-		    uint64_t counter)
+                    uint64_t counter)
 {
 	char *p = out;
 
@@ -83,7 +83,7 @@ size_t spool_addr_str(char *out, size_t cap, const struct sockaddr_storage *ss, 
 
 static const char wday[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 static const char mon[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-				"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+                                "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 size_t spool_rfc5322_date(char *out, size_t cap, uint64_t time_us)
 {
@@ -93,8 +93,8 @@ size_t spool_rfc5322_date(char *out, size_t cap, uint64_t time_us)
 
 	gmtime_r(&t, &tm);
 	n = snprintf(out, cap, "%s, %d %s %04d %02d:%02d:%02d +0000", wday[tm.tm_wday % 7],
-		     tm.tm_mday, mon[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-		     tm.tm_sec);
+	             tm.tm_mday, mon[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+	             tm.tm_sec);
 	return n < 0 ? 0 : ((size_t)n < cap ? (size_t)n : cap - 1);
 }
 
@@ -106,8 +106,8 @@ size_t spool_rfc3339(char *out, size_t cap, uint64_t time_us)
 
 	gmtime_r(&t, &tm);
 	n = snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", tm.tm_year + 1900,
-		     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		     (unsigned)(time_us % 1000000));
+	             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	             (unsigned)(time_us % 1000000));
 	return n < 0 ? 0 : ((size_t)n < cap ? (size_t)n : cap - 1);
 }
 
@@ -134,21 +134,21 @@ static void puts_(struct outbuf *o, const char *s)
 
 /* Copies at most max octets of s, replacing those that the context forbids with '?'. */
 static void put_clean(struct outbuf *o, struct spool_str s, size_t max, const char *forbid,
-		      int allow_8bit)
+                      int allow_8bit)
 {
 	size_t n = s.n < max ? s.n : max;
 
 	for (size_t i = 0; i < n && o->n < o->cap; i++) {
 		unsigned char c = (unsigned char)s.p[i];
 		int bad = c < 0x20 || c == 0x7f || (c >= 0x80 && !allow_8bit) ||
-			  (c != 0 && strchr(forbid, c) != NULL);
+		          (c != 0 && strchr(forbid, c) != NULL);
 
 		o->p[o->n++] = bad ? '?' : (char)c;
 	}
 }
 
-size_t spool_received(char *out, size_t cap, const struct spool_envelope *env,
-		      const char *hostname, const char *queue_id)
+size_t spool_received(char *out, size_t cap, const struct spool_envelope *env, const char *hostname,
+                      const char *queue_id)
 {
 	struct outbuf o = {out, 0, cap - 1};
 	struct spool_str host = {hostname, strlen(hostname)};

@@ -26,7 +26,7 @@
 #include "spool/reader-t.h"
 
 #define CK_NAME "consumed"
-#define CK_TAG	"sluice-spool-checkpoint 1"
+#define CK_TAG  "sluice-spool-checkpoint 1"
 
 int r_load_checkpoint(struct spool_reader *r, struct r_core *c)
 {
@@ -61,7 +61,7 @@ static int save_checkpoint(struct spool_reader *r, struct r_core *c)
 	snprintf(tmp, sizeof(tmp), "%s/" CK_NAME ".tmp", dir);
 	snprintf(dst, sizeof(dst), "%s/" CK_NAME, dir);
 	len = snprintf(line, sizeof(line), CK_TAG " %llu %llu\n", (unsigned long long)c->ck_seq,
-		       (unsigned long long)c->ck_off);
+	               (unsigned long long)c->ck_off);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640)) < 0)
 		return -errno;
 	if (write(fd, line, (size_t)len) != len || fsync(fd) != 0)
@@ -91,7 +91,7 @@ static int seg_fd(struct spool_reader *r, unsigned core_idx, uint32_t seg)
 	if (r->fd >= 0)
 		close(r->fd);
 	snprintf(p, sizeof(p), "%s/core-%u/%s", r->dir, r->cores[core_idx].id,
-		 r->cores[core_idx].segs[seg].name);
+	         r->cores[core_idx].segs[seg].name);
 	r->fd = open(p, O_RDONLY | O_CLOEXEC);
 	r->fd_core = core_idx;
 	r->fd_seg = seg;
@@ -99,7 +99,7 @@ static int seg_fd(struct spool_reader *r, unsigned core_idx, uint32_t seg)
 }
 
 long spool_reader_read(struct spool_reader *r, const struct spool_entry *pe, uint64_t off,
-		       void *buf, size_t n)
+                       void *buf, size_t n)
 {
 	struct r_entry *e = entry_of(pe);
 	uint32_t lo = 0, hi = e->next;

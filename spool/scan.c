@@ -51,7 +51,7 @@ static int ensure(struct spool_scan *s, uint64_t off, size_t need)
 	s->buf_len = 0;
 	while (s->buf_len < s->cap && s->buf_off + s->buf_len < s->size) {
 		ssize_t r = pread(s->fd, s->buf + s->buf_len, s->cap - s->buf_len,
-				  (off_t)(s->buf_off + s->buf_len));
+		                  (off_t)(s->buf_off + s->buf_len));
 
 		if (r < 0 && errno == EINTR)
 			continue;

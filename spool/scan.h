@@ -23,8 +23,8 @@ enum spool_scan_bad {
 
 struct spool_scan {
 	int fd;
-	uint64_t size;	  /* file size when the scan started */
-	uint64_t off;	  /* end of the valid records so far */
+	uint64_t size;    /* file size when the scan started */
+	uint64_t off;     /* end of the valid records so far */
 	uint64_t rec_off; /* offset of the current record */
 	struct spool_rec_hdr hdr;
 	const uint8_t *payload;

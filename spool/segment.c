@@ -208,7 +208,8 @@ void spool_space_check(struct spool_writer *w)
 	if (w->cfg.quota_bytes) {
 		uint64_t pending = 0;
 
-		for (uint64_t g = w->submit_gen; g <= w->fill_gen && g - w->ack_gen < w->nbatch; g++)
+		for (uint64_t g = w->submit_gen; g <= w->fill_gen && g - w->ack_gen < w->nbatch;
+		     g++)
 			if (batch_at(w, g)->state == B_SEALED || batch_at(w, g)->state == B_FILLING)
 				pending += batch_at(w, g)->len;
 		w->used_bytes = spool_dir_usage(w->cfg.dir) + pending;

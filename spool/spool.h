@@ -56,23 +56,23 @@
 struct io_uring;
 struct io_uring_cqe;
 
-#define SPOOL_UD_TAG	  1ull
-#define SPOOL_UD_MASK	  7ull
-#define SPOOL_UD_IS(ud)	  (((ud) & SPOOL_UD_MASK) == SPOOL_UD_TAG)
+#define SPOOL_UD_TAG       1ull
+#define SPOOL_UD_MASK      7ull
+#define SPOOL_UD_IS(ud)    (((ud)&SPOOL_UD_MASK) == SPOOL_UD_TAG)
 #define SPOOL_QUEUE_ID_MAX 32 /* including the NUL */
 
 struct spool_config {
-	char dir[4096];		  /* spool root; segments in DIR/core-N/ */
-	uint64_t segment_size;	  /* rotate after this many bytes (default 64 MiB) */
-	uint64_t batch_bytes;	  /* flush when a batch holds this much (default 1 MiB) */
-	uint32_t batch_usec;	  /* or when its oldest record waited this long (default 500) */
-	uint64_t quota_bytes;	  /* 0 = none; past it: ENOSPC */
-	uint32_t max_messages;	  /* in-flight messages per core (pool size) */
-	char hostname[256];	  /* "by" in the Received: header */
+	char dir[4096];        /* spool root; segments in DIR/core-N/ */
+	uint64_t segment_size; /* rotate after this many bytes (default 64 MiB) */
+	uint64_t batch_bytes;  /* flush when a batch holds this much (default 1 MiB) */
+	uint32_t batch_usec;   /* or when its oldest record waited this long (default 500) */
+	uint64_t quota_bytes;  /* 0 = none; past it: ENOSPC */
+	uint32_t max_messages; /* in-flight messages per core (pool size) */
+	char hostname[256];    /* "by" in the Received: header */
 	/* Added after the first draft; spool_config_defaults() fills them. */
-	uint32_t batch_buffers;	  /* batch buffers per core, >= 2 (default 8); see append */
-	uint32_t recheck_usec;	  /* while full or over quota, re-check this often (1 s) */
-	uint64_t min_free_bytes;  /* the disk counts as full below this (default 64 MiB) */
+	uint32_t batch_buffers;  /* batch buffers per core, >= 2 (default 8); see append */
+	uint32_t recheck_usec;   /* while full or over quota, re-check this often (1 s) */
+	uint64_t min_free_bytes; /* the disk counts as full below this (default 64 MiB) */
 };
 
 void spool_config_defaults(struct spool_config *cfg);
@@ -85,18 +85,18 @@ struct spool_str {
 
 struct spool_envelope {
 	struct sockaddr_storage client; /* address and port */
-	struct spool_str client_name;	/* reverse DNS name, or empty */
+	struct spool_str client_name;   /* reverse DNS name, or empty */
 	struct spool_str helo;
-	uint8_t ehlo;			/* EHLO (1) or HELO (0): "with ESMTP" / "with SMTP" */
+	uint8_t ehlo; /* EHLO (1) or HELO (0): "with ESMTP" / "with SMTP" */
 	uint8_t tls;
-	struct spool_str mail_from;	/* reverse-path without <>, "" for null */
-	struct spool_str mail_params;	/* raw ESMTP parameters */
+	struct spool_str mail_from;   /* reverse-path without <>, "" for null */
+	struct spool_str mail_params; /* raw ESMTP parameters */
 	uint32_t nrcpt;
-	const struct spool_str *rcpt;	/* nrcpt forward-paths without <> */
+	const struct spool_str *rcpt;        /* nrcpt forward-paths without <> */
 	const struct spool_str *rcpt_params; /* nrcpt raw parameter strings (may be NULL) */
-	struct spool_str verdict;	/* policy verdict, e.g. "accept" */
-	struct spool_str tags;		/* policy tags / rule ids, comma-separated */
-	uint64_t recv_time_us;		/* CLOCK_REALTIME, microseconds */
+	struct spool_str verdict;            /* policy verdict, e.g. "accept" */
+	struct spool_str tags;               /* policy tags / rule ids, comma-separated */
+	uint64_t recv_time_us;               /* CLOCK_REALTIME, microseconds */
 };
 
 struct spool_writer;
@@ -105,7 +105,7 @@ struct spool_msg;
 typedef void (*spool_commit_cb)(void *arg, int result, const char *queue_id);
 
 int spool_writer_open(struct spool_writer **w, const struct spool_config *cfg, unsigned core,
-		      struct io_uring *ring);
+                      struct io_uring *ring);
 /* Submit everything pending, wait for every completion, close files. Callbacks still fire. */
 int spool_writer_close(struct spool_writer *w);
 
@@ -125,18 +125,18 @@ void spool_writer_cqe(struct spool_writer *w, const struct io_uring_cqe *cqe);
 int spool_writer_idle(const struct spool_writer *w);
 
 struct spool_writer_stats {
-	uint64_t batches;	  /* batches submitted */
-	uint64_t fsyncs;	  /* fdatasync of segment files completed */
-	uint64_t dir_fsyncs;	  /* directory fsyncs completed */
-	uint64_t writes;	  /* write SQEs, resubmissions included */
-	uint64_t short_writes;	  /* writes resubmitted after a short count or EAGAIN */
-	uint64_t bytes;		  /* bytes written to segments */
-	uint64_t committed;	  /* callbacks with 0 */
-	uint64_t failed;	  /* callbacks with an error */
-	uint64_t aborted;	  /* spool_msg_abort() */
-	uint64_t segments;	  /* segment files created */
-	uint64_t flush_errors;	  /* write or flush failures (each seals a segment) */
-	uint64_t max_batch_msgs;  /* most commits covered by one flush */
+	uint64_t batches;        /* batches submitted */
+	uint64_t fsyncs;         /* fdatasync of segment files completed */
+	uint64_t dir_fsyncs;     /* directory fsyncs completed */
+	uint64_t writes;         /* write SQEs, resubmissions included */
+	uint64_t short_writes;   /* writes resubmitted after a short count or EAGAIN */
+	uint64_t bytes;          /* bytes written to segments */
+	uint64_t committed;      /* callbacks with 0 */
+	uint64_t failed;         /* callbacks with an error */
+	uint64_t aborted;        /* spool_msg_abort() */
+	uint64_t segments;       /* segment files created */
+	uint64_t flush_errors;   /* write or flush failures (each seals a segment) */
+	uint64_t max_batch_msgs; /* most commits covered by one flush */
 };
 void spool_writer_stats(const struct spool_writer *w, struct spool_writer_stats *st);
 
@@ -171,21 +171,21 @@ struct spool_reader;
 struct spool_entry {
 	char queue_id[SPOOL_QUEUE_ID_MAX];
 	unsigned core;
-	uint64_t size;			/* octets of the stored message, Received: included */
-	uint32_t crc;			/* CRC32C of those octets */
-	uint32_t received_len;		/* octets of the Received: field at the start */
-	struct spool_envelope env;	/* strings point into reader memory, valid until close */
+	uint64_t size;                  /* octets of the stored message, Received: included */
+	uint32_t crc;                   /* CRC32C of those octets */
+	uint32_t received_len;          /* octets of the Received: field at the start */
+	struct spool_envelope env;      /* strings point into reader memory, valid until close */
 	uint64_t first_seg, commit_seg; /* segment numbers of its first record and commit marker */
-	uint64_t commit_end;		/* file offset just past the commit marker */
+	uint64_t commit_end;            /* file offset just past the commit marker */
 	uint8_t consumed;
 };
 
 struct spool_reader_stats {
 	uint64_t segments, seg_bytes, records, messages, msg_bytes;
-	uint64_t pending;	/* begun, not committed (in progress, failed or torn off) */
+	uint64_t pending; /* begun, not committed (in progress, failed or torn off) */
 	uint64_t aborted;
-	uint64_t torn;		/* segments ending in an incomplete record */
-	uint64_t corrupt;	/* CRC or framing errors, commit markers that do not match */
+	uint64_t torn;    /* segments ending in an incomplete record */
+	uint64_t corrupt; /* CRC or framing errors, commit markers that do not match */
 };
 
 int spool_reader_open(struct spool_reader **r, const char *dir);
@@ -194,8 +194,8 @@ size_t spool_reader_count(const struct spool_reader *r);
 const struct spool_entry *spool_reader_entry(const struct spool_reader *r, size_t i);
 const struct spool_entry *spool_reader_find(const struct spool_reader *r, const char *queue_id);
 /* Copies up to n message octets from offset off; returns the count (0 at the end) or -errno. */
-long spool_reader_read(struct spool_reader *r, const struct spool_entry *e, uint64_t off,
-		       void *buf, size_t n);
+long spool_reader_read(struct spool_reader *r, const struct spool_entry *e, uint64_t off, void *buf,
+                       size_t n);
 /* The next unconsumed message after the last one returned, or NULL at the end. */
 const struct spool_entry *spool_reader_next(struct spool_reader *r);
 int spool_reader_consume(struct spool_reader *r, const struct spool_entry *e);
@@ -209,6 +209,6 @@ const char *spool_reader_problem(const struct spool_reader *r, size_t i);
 /* Cores present, and segments per core (for stats). */
 unsigned spool_reader_cores(const struct spool_reader *r, unsigned *core_ids, unsigned max);
 void spool_reader_core_stats(const struct spool_reader *r, unsigned core, uint64_t *segments,
-			     uint64_t *bytes, uint64_t *messages);
+                             uint64_t *bytes, uint64_t *messages);
 
 #endif

@@ -145,7 +145,7 @@ static int cmd_cat(struct spool_reader *r, const char *id)
 }
 
 static int write_file(struct spool_reader *r, const struct spool_entry *e, const char *path,
-		      int maildir)
+                      int maildir)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640), rc = 0;
 
@@ -173,7 +173,7 @@ static int write_file(struct spool_reader *r, const struct spool_entry *e, const
 }
 
 static int export_one(struct spool_reader *r, const struct spool_entry *e, const char *dir,
-		      int maildir)
+                      int maildir)
 {
 	char p[4500], q[4500], host[256] = "localhost";
 	FILE *f;
@@ -185,9 +185,9 @@ static int export_one(struct spool_reader *r, const struct spool_entry *e, const
 			if (*c == '/' || *c == ':')
 				*c = '_';
 		snprintf(p, sizeof(p), "%s/tmp/%llu.%s.%s", dir,
-			 (unsigned long long)(e->env.recv_time_us / 1000000), e->queue_id, host);
+		         (unsigned long long)(e->env.recv_time_us / 1000000), e->queue_id, host);
 		snprintf(q, sizeof(q), "%s/new/%llu.%s.%s", dir,
-			 (unsigned long long)(e->env.recv_time_us / 1000000), e->queue_id, host);
+		         (unsigned long long)(e->env.recv_time_us / 1000000), e->queue_id, host);
 		if ((rc = write_file(r, e, p, 1)) != 0)
 			return rc;
 		return rename(p, q) == 0 ? 0 : -errno;
@@ -225,7 +225,8 @@ static int cmd_export(struct spool_reader *r, const char *dir, int maildir)
 		int rc = export_one(r, e, dir, maildir);
 
 		if (rc != 0) {
-			fprintf(stderr, "sluice-spool: export %s: %s\n", e->queue_id, strerror(-rc));
+			fprintf(stderr, "sluice-spool: export %s: %s\n", e->queue_id,
+			        strerror(-rc));
 			return 1;
 		}
 	}

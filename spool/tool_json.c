@@ -110,11 +110,11 @@ void tool_json_entry(FILE *f, const struct spool_entry *e)
 	fputs("{\"id\":", f);
 	tool_json_str(f, e->queue_id, strlen(e->queue_id));
 	fprintf(f, ",\"core\":%u,\"time\":\"%s\",\"time_us\":%llu,\"client\":\"%s\"", e->core, t,
-		(unsigned long long)env->recv_time_us, client);
+	        (unsigned long long)env->recv_time_us, client);
 	key_str(f, "client_name", env->client_name);
 	key_str(f, "helo", env->helo);
 	fprintf(f, ",\"ehlo\":%s,\"tls\":%s", env->ehlo ? "true" : "false",
-		env->tls ? "true" : "false");
+	        env->tls ? "true" : "false");
 	key_str(f, "from", env->mail_from);
 	key_str(f, "mail_params", env->mail_params);
 	fputs(",\"recipients\":[", f);
@@ -128,10 +128,10 @@ void tool_json_entry(FILE *f, const struct spool_entry *e)
 		if (i)
 			fputc(',', f);
 		tool_json_str(f, env->rcpt_params[i].p ? env->rcpt_params[i].p : "",
-			      env->rcpt_params[i].p ? env->rcpt_params[i].n : 0);
+		              env->rcpt_params[i].p ? env->rcpt_params[i].n : 0);
 	}
 	fprintf(f, "],\"size\":%llu,\"received_len\":%u", (unsigned long long)e->size,
-		e->received_len);
+	        e->received_len);
 	key_str(f, "verdict", env->verdict);
 	key_str(f, "tags", env->tags);
 	fputc('}', f);

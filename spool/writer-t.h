@@ -33,16 +33,16 @@
 		spool_panic(__FILE__, __LINE__, __VA_ARGS__);                                      \
 	} while (0)
 void spool_panic(const char *file, int line, const char *fmt, ...)
-	__attribute__((noreturn, format(printf, 3, 4)));
+    __attribute__((noreturn, format(printf, 3, 4)));
 
 #define SEG_HEADROOM (SPOOL_REC_HDR + SPOOL_SEG_HDR_LEN)
 
 enum msg_state {
 	MSG_FREE = 0,
-	MSG_OPEN,	/* begun; appends go to disk */
+	MSG_OPEN,       /* begun; appends go to disk */
 	MSG_COMMITTING, /* commit marker placed in batch commit_gen */
-	MSG_WAIT_END,	/* commit marker or abort record waits for a batch buffer */
-	MSG_DONE,	/* on the done list: callback pending */
+	MSG_WAIT_END,   /* commit marker or abort record waits for a batch buffer */
+	MSG_DONE,       /* on the done list: callback pending */
 };
 
 struct spool_msg {
@@ -72,8 +72,8 @@ struct spool_op {
 enum batch_state { B_FREE = 0, B_FILLING, B_SEALED, B_INFLIGHT, B_DONE };
 
 struct spool_batch {
-	uint8_t *mem;	/* SEG_HEADROOM + cap octets; records start at mem + SEG_HEADROOM */
-	size_t len;	/* octets of records */
+	uint8_t *mem; /* SEG_HEADROOM + cap octets; records start at mem + SEG_HEADROOM */
+	size_t len;   /* octets of records */
 	uint64_t gen;
 	uint64_t first_us;
 	uint8_t state;
@@ -84,9 +84,9 @@ struct spool_batch {
 	uint8_t resubmit; /* complete, with ops left to run: waits for SQ space */
 	int err;
 	struct spool_seg *seg;
-	uint64_t off;	  /* file offset of the first octet written */
-	size_t wlen;	  /* octets to write (records, plus the segment header if seg_start) */
-	size_t written;	  /* of wlen, confirmed */
+	uint64_t off;     /* file offset of the first octet written */
+	size_t wlen;      /* octets to write (records, plus the segment header if seg_start) */
+	size_t written;   /* of wlen, confirmed */
 	uint32_t ncommit; /* messages whose commit marker is here */
 	struct spool_msg *commits, **commits_tail;
 	/* the last record, when it is DATA of msg key last_key: it can grow in place */
@@ -99,10 +99,10 @@ struct spool_batch {
 struct spool_seg {
 	int fd;
 	uint8_t open;
-	uint8_t closing;   /* no more batches: rotation or failure */
-	int broken;	   /* 0 or -errno: truncate to durable when drained */
+	uint8_t closing; /* no more batches: rotation or failure */
+	int broken;      /* 0 or -errno: truncate to durable when drained */
 	uint64_t seq;
-	uint64_t alloc;	   /* next offset to hand to a batch */
+	uint64_t alloc;    /* next offset to hand to a batch */
 	uint64_t durable;  /* end of the last acknowledged batch */
 	uint32_t inflight; /* batches submitted and not yet acknowledged */
 	uint64_t last_gen; /* newest batch submitted to it */
@@ -112,14 +112,14 @@ struct spool_writer {
 	struct spool_config cfg;
 	unsigned core;
 	struct io_uring *ring;
-	int dirfd;			/* DIR/core-N */
-	char path[4096 + 32];		/* DIR/core-N */
-	uint64_t epoch_us;		/* queue ids and segment headers */
-	uint64_t next_seq;		/* next segment number */
-	uint64_t counter;		/* queue id counter */
+	int dirfd;            /* DIR/core-N */
+	char path[4096 + 32]; /* DIR/core-N */
+	uint64_t epoch_us;    /* queue ids and segment headers */
+	uint64_t next_seq;    /* next segment number */
+	uint64_t counter;     /* queue id counter */
 	uint32_t next_key;
-	uint64_t now_us;		/* from the last poll */
-	size_t cap;			/* batch buffer capacity (records) */
+	uint64_t now_us; /* from the last poll */
+	size_t cap;      /* batch buffer capacity (records) */
 	uint32_t nbatch;
 	struct spool_batch *batches;
 	uint64_t ack_gen, submit_gen, fill_gen;
@@ -128,11 +128,11 @@ struct spool_writer {
 	struct spool_msg *wait_head, **wait_tail; /* end records waiting for a buffer */
 	struct spool_msg *done_head, **done_tail; /* callbacks to run */
 	uint8_t in_callbacks;
-	int down;		/* 0 or -errno: no segment can be opened; begin fails */
-	uint8_t full;		/* disk full or over quota: begin fails with ENOSPC */
-	uint64_t recheck_at;	/* now_us of the next space check */
-	uint64_t used_bytes;	/* spool bytes on disk (last check) plus bytes placed since */
-	int inject[4];		/* spool_writer_inject(): per enum spool_fault */
+	int down;            /* 0 or -errno: no segment can be opened; begin fails */
+	uint8_t full;        /* disk full or over quota: begin fails with ENOSPC */
+	uint64_t recheck_at; /* now_us of the next space check */
+	uint64_t used_bytes; /* spool bytes on disk (last check) plus bytes placed since */
+	int inject[4];       /* spool_writer_inject(): per enum spool_fault */
 	struct spool_writer_stats st;
 	char scratch[SPOOL_RECEIVED_MAX];
 };

@@ -24,8 +24,8 @@
 
 #include "spool/writer-t.h"
 
-#define MIN_CAP	  (256u << 10) /* batch buffer capacity, whatever batch_bytes says */
-#define MIN_PIECE 512	       /* smallest data record worth starting at a batch's end */
+#define MIN_CAP   (256u << 10) /* batch buffer capacity, whatever batch_bytes says */
+#define MIN_PIECE 512          /* smallest data record worth starting at a batch's end */
 
 void spool_panic(const char *file, int line, const char *fmt, ...)
 {
@@ -202,8 +202,8 @@ const char *spool_msg_queue_id(const struct spool_msg *m)
 
 static int over_quota(struct spool_writer *w, size_t more)
 {
-	return w->cfg.quota_bytes && (w->used_bytes >= w->cfg.quota_bytes ||
-				      w->cfg.quota_bytes - w->used_bytes < more);
+	return w->cfg.quota_bytes &&
+	       (w->used_bytes >= w->cfg.quota_bytes || w->cfg.quota_bytes - w->used_bytes < more);
 }
 
 struct spool_msg *spool_msg_begin(struct spool_writer *w, const struct spool_envelope *env)
@@ -378,8 +378,8 @@ void spool_writer_cqe(struct spool_writer *w, const struct io_uring_cqe *cqe)
 int spool_writer_idle(const struct spool_writer *w)
 {
 	const struct spool_batch *b = &w->batches[w->fill_gen % w->nbatch];
-	int filling_empty = w->fill_gen - w->ack_gen >= w->nbatch || b->state != B_FILLING ||
-			    b->len == 0;
+	int filling_empty =
+	    w->fill_gen - w->ack_gen >= w->nbatch || b->state != B_FILLING || b->len == 0;
 
 	return w->ack_gen == w->submit_gen && w->submit_gen == w->fill_gen && filling_empty &&
 	       !w->wait_head && !w->done_head;
@@ -464,7 +464,7 @@ static void free_writer(struct spool_writer *w)
 }
 
 int spool_writer_open(struct spool_writer **out, const struct spool_config *cfg, unsigned core,
-		      struct io_uring *ring)
+                      struct io_uring *ring)
 {
 	struct spool_writer *w = aligned_alloc(64, (sizeof(*w) + 63) & ~(size_t)63);
 	uint64_t now = realtime_us();
@@ -528,8 +528,9 @@ static void drain(struct spool_writer *w)
 			uint64_t ud = cqe->user_data;
 
 			if (SPOOL_UD_IS(ud))
-				spool_batch_cqe(w, (struct spool_op *)(uintptr_t)(ud & ~SPOOL_UD_MASK),
-						cqe->res);
+				spool_batch_cqe(w,
+				                (struct spool_op *)(uintptr_t)(ud & ~SPOOL_UD_MASK),
+				                cqe->res);
 			n++;
 		}
 		io_uring_cq_advance(w->ring, n);

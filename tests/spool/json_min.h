@@ -20,7 +20,7 @@ struct jv {
 	char *s; /* J_STR: decoded octets (NUL added) */
 	size_t n;
 	struct jv **items; /* J_ARR, J_OBJ values */
-	char **keys;	   /* J_OBJ */
+	char **keys;       /* J_OBJ */
 	size_t count;
 };
 
@@ -111,12 +111,26 @@ static char *j_string(struct jp *j, size_t *len)
 			return free(o), NULL;
 		c = (unsigned char)*j->p++;
 		switch (c) {
-		case '"': case '\\': case '/': o[n++] = (char)c; break;
-		case 'b': o[n++] = '\b'; break;
-		case 'f': o[n++] = '\f'; break;
-		case 'n': o[n++] = '\n'; break;
-		case 'r': o[n++] = '\r'; break;
-		case 't': o[n++] = '\t'; break;
+		case '"':
+		case '\\':
+		case '/':
+			o[n++] = (char)c;
+			break;
+		case 'b':
+			o[n++] = '\b';
+			break;
+		case 'f':
+			o[n++] = '\f';
+			break;
+		case 'n':
+			o[n++] = '\n';
+			break;
+		case 'r':
+			o[n++] = '\r';
+			break;
+		case 't':
+			o[n++] = '\t';
+			break;
 		case 'u':
 			if (j_hex4(j, &cp))
 				return free(o), NULL;

@@ -118,7 +118,7 @@ static inline void t_loop_once(struct spool_writer *w, struct io_uring *ring, ui
 
 /* Runs the loop until *flag becomes nonzero or the timeout passes; returns *flag. */
 static inline int t_loop_until(struct spool_writer *w, struct io_uring *ring, const int *flag,
-			       uint64_t timeout_us)
+                               uint64_t timeout_us)
 {
 	uint64_t end = t_now_us() + timeout_us;
 
@@ -182,7 +182,7 @@ static inline void t_config(struct spool_config *cfg, const char *dir)
 
 /* Begins a message (waiting out EAGAIN), or NULL with errno set. */
 static inline struct spool_msg *t_begin(struct spool_writer *w, struct io_uring *ring,
-					const struct spool_envelope *env)
+                                        const struct spool_envelope *env)
 {
 	struct spool_msg *m;
 
@@ -193,7 +193,7 @@ static inline struct spool_msg *t_begin(struct spool_writer *w, struct io_uring 
 
 /* Appends in pieces of at most chunk octets, waiting out -EAGAIN. */
 static inline int t_append(struct spool_writer *w, struct io_uring *ring, struct spool_msg *m,
-			   const void *p, size_t n, size_t chunk)
+                           const void *p, size_t n, size_t chunk)
 {
 	const char *c = p;
 
@@ -215,8 +215,8 @@ static inline int t_append(struct spool_writer *w, struct io_uring *ring, struct
 
 /* One whole message, committed and waited for; returns the callback's result. */
 static inline int t_put(struct spool_writer *w, struct io_uring *ring,
-			const struct spool_envelope *env, const void *body, size_t n,
-			char qid[SPOOL_QUEUE_ID_MAX])
+                        const struct spool_envelope *env, const void *body, size_t n,
+                        char qid[SPOOL_QUEUE_ID_MAX])
 {
 	struct t_result r = {0};
 	struct spool_msg *m = t_begin(w, ring, env);

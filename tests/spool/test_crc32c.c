@@ -45,8 +45,8 @@ static void check_vectors(const char *variant, crc_fn f)
 	v[5] = (struct vec){"quick brown fox", {0}, strlen(s2), 0x22620404};
 	memcpy(v[5].data, s2, strlen(s2));
 	for (int i = 0; i < 6; i++)
-		CHECK(f(0, v[i].data, v[i].n) == v[i].crc, "%s %s: %08x != %08x", variant, v[i].name,
-		      f(0, v[i].data, v[i].n), v[i].crc);
+		CHECK(f(0, v[i].data, v[i].n) == v[i].crc, "%s %s: %08x != %08x", variant,
+		      v[i].name, f(0, v[i].data, v[i].n), v[i].crc);
 	CHECK(f(0, "", 0) == 0, "%s: empty", variant);
 }
 

@@ -32,8 +32,7 @@ static void env_of(struct spool_envelope *env, struct spool_str *rcpt)
 	env->nrcpt = 1;
 }
 
-static void open_writer(struct spool_writer **w, const char *base, const char *name,
-			uint64_t quota)
+static void open_writer(struct spool_writer **w, const char *base, const char *name, uint64_t quota)
 {
 	struct spool_config cfg;
 	char dir[400];
@@ -104,7 +103,7 @@ static void check_spool(const char *base, const char *name, const struct msgs *s
 			char *got = t_read_all(r, e);
 
 			CHECK(got && e->size - e->received_len == blen[i] &&
-				      memcmp(got + e->received_len, body[i], blen[i]) == 0,
+			          memcmp(got + e->received_len, body[i], blen[i]) == 0,
 			      "%s: body of %s", name, s->r[i].qid);
 			free(got);
 		}
@@ -219,11 +218,12 @@ static void spanning(const char *base)
 			char *got = t_read_all(r, e);
 
 			CHECK(got && e->size == e->received_len + 10000 &&
-				      memcmp(got + e->received_len, part[0], 5000) == 0 &&
-				      memcmp(got + e->received_len + 5000, part[1], 5000) == 0,
+			          memcmp(got + e->received_len, part[0], 5000) == 0 &&
+			          memcmp(got + e->received_len + 5000, part[1], 5000) == 0,
 			      "a's two parts, across two segments");
-			CHECK(e->first_seg == 1 && e->commit_seg == 2, "a spans segments %llu..%llu",
-			      (unsigned long long)e->first_seg, (unsigned long long)e->commit_seg);
+			CHECK(e->first_seg == 1 && e->commit_seg == 2,
+			      "a spans segments %llu..%llu", (unsigned long long)e->first_seg,
+			      (unsigned long long)e->commit_seg);
 			free(got);
 		}
 		CHECK(spool_reader_problem_count(r) == 0, "no problems: %s",

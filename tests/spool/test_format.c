@@ -39,8 +39,8 @@ static void test_records(void)
 				struct spool_rec_hdr h2;
 
 				rec[i] ^= (uint8_t)(1u << bit);
-				CHECK(spool_rec_hdr_decode(rec, &h2) != 0 ||
-					      h2.len > len || spool_rec_check(rec, &h2) != 0,
+				CHECK(spool_rec_hdr_decode(rec, &h2) != 0 || h2.len > len ||
+				          spool_rec_check(rec, &h2) != 0,
 				      "flip of byte %zu bit %d not detected", i, bit);
 				rec[i] ^= (uint8_t)(1u << bit);
 			}
@@ -184,8 +184,8 @@ static void test_received(void)
 	env.recv_time_us = 1700000000ull * 1000000;
 	n = spool_received(out, sizeof(out), &env, "mx.example", "QID1");
 	CHECK(strcmp(out, "Received: from client.example (mail.client.example [192.0.2.7])\r\n"
-			  "\tby mx.example with ESMTP id QID1\r\n"
-			  "\tfor <bob@dest.example>; Tue, 14 Nov 2023 22:13:20 +0000\r\n") == 0,
+	                  "\tby mx.example with ESMTP id QID1\r\n"
+	                  "\tfor <bob@dest.example>; Tue, 14 Nov 2023 22:13:20 +0000\r\n") == 0,
 	      "single recipient:\n%s", out);
 	CHECK(n == strlen(out), "length");
 	env.nrcpt = 2;
@@ -197,8 +197,8 @@ static void test_received(void)
 	env.recv_time_us = 0;
 	spool_received(out, sizeof(out), &env, "mx.example", "QID2");
 	CHECK(strcmp(out, "Received: from unknown (unknown [IPv6:2001:db8::1])\r\n"
-			  "\tby mx.example with ESMTPS id QID2;\r\n"
-			  "\tThu, 1 Jan 1970 00:00:00 +0000\r\n") == 0,
+	                  "\tby mx.example with ESMTPS id QID2;\r\n"
+	                  "\tThu, 1 Jan 1970 00:00:00 +0000\r\n") == 0,
 	      "two recipients, IPv6, TLS:\n%s", out);
 	CHECK(strstr(out, "for") == NULL, "no for clause with two recipients");
 	memset(longhelo, 'h', sizeof(longhelo));

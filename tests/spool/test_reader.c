@@ -79,13 +79,13 @@ static void gen_env(struct gen *g, uint64_t seed)
 	g->env.ehlo = (uint8_t)(x >> 20 & 1);
 	g->env.tls = (uint8_t)(x >> 21 & 1);
 	g->env.mail_from = x % 9 == 0 ? gstr(g, "", 0, 0)
-				      : gstr(g, "s\xc3\xa9nder+%llu@ex\xc3\xa4mple.org", seed, 0);
+	                              : gstr(g, "s\xc3\xa9nder+%llu@ex\xc3\xa4mple.org", seed, 0);
 	g->env.mail_params = gstr(g, "SIZE=%llu SMTPUTF8 BODY=8BITMIME", seed * 77, 0);
 	g->env.nrcpt = x % 7 == 0 ? 100 : 1 + (uint32_t)(x >> 30) % 5;
 	for (uint32_t i = 0; i < g->env.nrcpt; i++) {
 		g->rcpt[i] = gstr(g, "user%llu@d\xc3\xb6main%llu.example", i, seed);
-		g->rp[i] = i % 3 ? gstr(g, "NOTIFY=NEVER ORCPT=rfc822;u%llu", i, 0)
-				 : gstr(g, "", 0, 0);
+		g->rp[i] =
+		    i % 3 ? gstr(g, "NOTIFY=NEVER ORCPT=rfc822;u%llu", i, 0) : gstr(g, "", 0, 0);
 	}
 	g->env.rcpt = g->rcpt;
 	g->env.rcpt_params = x % 5 ? g->rp : NULL;
@@ -187,7 +187,7 @@ static void verify_entry(struct spool_reader *r, const struct spool_entry *e, st
 	      "helo/name");
 	CHECK(e->env.ehlo == g.env.ehlo && e->env.tls == g.env.tls, "flags");
 	CHECK(str_eq(e->env.mail_from, g.env.mail_from) &&
-		      str_eq(e->env.mail_params, g.env.mail_params),
+	          str_eq(e->env.mail_params, g.env.mail_params),
 	      "mail from");
 	CHECK(e->env.nrcpt == g.env.nrcpt, "nrcpt %u %u", e->env.nrcpt, g.env.nrcpt);
 	for (uint32_t i = 0; i < e->env.nrcpt && i < g.env.nrcpt; i++) {
@@ -204,8 +204,8 @@ static void verify_entry(struct spool_reader *r, const struct spool_entry *e, st
 		long n = spool_reader_read(r, e, 0, head, e->received_len);
 
 		CHECK(n == (long)e->received_len && memcmp(head, "Received: from ", 15) == 0 &&
-			      memmem(head, (size_t)n, e->queue_id, strlen(e->queue_id)) != NULL &&
-			      head[n - 2] == '\r' && head[n - 1] == '\n',
+		          memmem(head, (size_t)n, e->queue_id, strlen(e->queue_id)) != NULL &&
+		          head[n - 2] == '\r' && head[n - 1] == '\n',
 		      "Received: field of %s", e->queue_id);
 	}
 	while (off < x->len && ok) { /* random pieces, random starts */

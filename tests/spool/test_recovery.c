@@ -58,7 +58,9 @@ static void write_source(const char *dir)
 	for (int i = 0; i < K; i++) {
 		body_len[i] = 200 + (size_t)i * 50;
 		for (size_t j = 0; j < body_len[i]; j++)
-			bodies[i][j] = (char)(j % 13 == 0 ? '\n' : j % 17 == 0 ? 0 : 'A' + (i + j) % 26);
+			bodies[i][j] = (char)(j % 13 == 0   ? '\n'
+			                      : j % 17 == 0 ? 0
+			                                    : 'A' + (i + j) % 26);
 		env_for(&env, rcpt, i);
 		CHECK(t_put(w, &ring, &env, bodies[i], body_len[i], qids[i]) == 0, "put %d", i);
 	}
@@ -124,7 +126,7 @@ static void expect_messages(const char *dir, int want, int problems, size_t cut)
 
 		CHECK(got && strcmp(e->queue_id, qids[i]) == 0, "cut %zu: id %d", cut, i);
 		CHECK(got && e->size == e->received_len + body_len[i] &&
-			      memcmp(got + e->received_len, bodies[i], body_len[i]) == 0,
+		          memcmp(got + e->received_len, bodies[i], body_len[i]) == 0,
 		      "cut %zu: body %d", cut, i);
 		free(got);
 	}
@@ -181,7 +183,8 @@ int main(void)
 		}
 		put_file(dst, data, cut);
 		expect_messages(dst, cut == n ? K : K - 1, boundary || cut == start ? 0 : 1, cut);
-		/* the writer's recovery flushes: every offset of the last record, a sample before */
+		/* the writer's recovery flushes: every offset of the last record, a sample before
+		 */
 		if (cut < bounds[nb - 2] && !boundary && (cut - start) % 7 != 0)
 			continue;
 		recover(dst);

@@ -129,7 +129,7 @@ static void live_writer(const char *dir)
 		char *got = t_read_all(r, le);
 
 		CHECK(got && le->size == le->received_len + 26 &&
-			      memcmp(got + le->received_len, "live part 1\r\nlive part 2\r\n", 26) == 0,
+		          memcmp(got + le->received_len, "live part 1\r\nlive part 2\r\n", 26) == 0,
 		      "live body");
 		free(got);
 	}

@@ -20,11 +20,12 @@ static struct io_uring ring;
 static char qids[N][SPOOL_QUEUE_ID_MAX];
 static char bodies[N][3000];
 static size_t blen[N];
-static const char hostile[] = "q\"b\\s\x01\x1f\x7f\xe9\xff\xc3\xa9\xf0\x9f\x93\xa7\xed\xa0\x80\xc0\xaf";
+static const char hostile[] =
+    "q\"b\\s\x01\x1f\x7f\xe9\xff\xc3\xa9\xf0\x9f\x93\xa7\xed\xa0\x80\xc0\xaf";
 
 /* Runs the tool; collects stdout (malloc'ed, *n octets); returns the exit status or -1. */
 static int run(char **out, size_t *n, const char *a1, const char *a2, const char *a3,
-	       const char *a4, const char *a5)
+               const char *a4, const char *a5)
 {
 	int pfd[2], status;
 	size_t cap = 1 << 16;
@@ -67,16 +68,20 @@ static size_t json_expect(const char *s, size_t n, char *o)
 	size_t k = 0;
 
 	for (size_t i = 0; i < n;) {
-		size_t len = p[i] >= 0xc2 && p[i] <= 0xdf ? 2 : p[i] >= 0xe0 && p[i] <= 0xef ? 3
-							 : p[i] >= 0xf0 && p[i] <= 0xf4 ? 4 : 1;
+		size_t len = p[i] >= 0xc2 && p[i] <= 0xdf   ? 2
+		             : p[i] >= 0xe0 && p[i] <= 0xef ? 3
+		             : p[i] >= 0xf0 && p[i] <= 0xf4 ? 4
+		                                            : 1;
 		int ok = len > 1 && i + len <= n;
 
 		for (size_t j = 1; ok && j < len; j++)
 			ok = (p[i + j] & 0xc0) == 0x80;
 		if (ok && len == 3) /* overlong or surrogate */
-			ok = !(p[i] == 0xe0 && p[i + 1] < 0xa0) && !(p[i] == 0xed && p[i + 1] >= 0xa0);
+			ok = !(p[i] == 0xe0 && p[i + 1] < 0xa0) &&
+			     !(p[i] == 0xed && p[i + 1] >= 0xa0);
 		if (ok && len == 4)
-			ok = !(p[i] == 0xf0 && p[i + 1] < 0x90) && !(p[i] == 0xf4 && p[i + 1] >= 0x90);
+			ok = !(p[i] == 0xf0 && p[i + 1] < 0x90) &&
+			     !(p[i] == 0xf4 && p[i + 1] >= 0x90);
 		if (ok) {
 			memcpy(o + k, p + i, len);
 			k += len;
@@ -126,7 +131,9 @@ static void write_spool(const char *dir)
 		env_of(&env, rcpt, i);
 		blen[i] = 1000 + (size_t)i * 300;
 		for (size_t j = 0; j < blen[i]; j++)
-			bodies[i][j] = j % 40 == 38 ? '\r' : j % 40 == 39 ? '\n' : (char)('0' + j % 10);
+			bodies[i][j] = j % 40 == 38   ? '\r'
+			               : j % 40 == 39 ? '\n'
+			                              : (char)('0' + j % 10);
 		bodies[i][5] = (char)0; /* binary */
 		CHECK(t_put(w, &ring, &env, bodies[i], blen[i], qids[i]) == 0, "put %d", i);
 	}
@@ -151,14 +158,15 @@ static void check_list_json(const char *dir)
 		env_of(&env, rcpt, (int)i);
 		CHECK(jstr_is(json_get(o, "id"), qids[i], strlen(qids[i])), "id %zu", i);
 		CHECK(t && t->t == J_STR && strncmp(t->s, "2023-11-14T22:13:20.1234", 24) == 0 &&
-			      t->s[t->n - 1] == 'Z',
+		          t->s[t->n - 1] == 'Z',
 		      "time %zu: %s", i, t && t->s ? t->s : "?");
 		CHECK(tu && tu->t == J_NUM && tu->num == (long long)env.recv_time_us, "time_us");
-		CHECK(jstr_is(json_get(o, "client"), i % 2 ? "[2001:db8::5]:54321" : "127.0.0.1:54321",
-			      i % 2 ? 19 : 15),
+		CHECK(jstr_is(json_get(o, "client"),
+		              i % 2 ? "[2001:db8::5]:54321" : "127.0.0.1:54321", i % 2 ? 19 : 15),
 		      "client %zu", i);
 		CHECK(jstr_is(json_get(o, "helo"), env.helo.p, env.helo.n), "helo %zu", i);
-		CHECK(jstr_is(json_get(o, "from"), env.mail_from.p, env.mail_from.n), "from %zu", i);
+		CHECK(jstr_is(json_get(o, "from"), env.mail_from.p, env.mail_from.n), "from %zu",
+		      i);
 		CHECK(rc && rc->t == J_ARR && rc->count == env.nrcpt, "recipients %zu", i);
 		for (size_t k = 0; rc && k < rc->count && k < env.nrcpt; k++)
 			CHECK(jstr_is(rc->items[k], rcpt[k].p, rcpt[k].n), "rcpt %zu.%zu", i, k);
@@ -188,10 +196,12 @@ static void check_cat_export(const char *dir, const char *base)
 		char *want = e ? t_read_all(r, e) : NULL;
 		struct stat st;
 
-		CHECK(want && memcmp(want + e->received_len, bodies[i], blen[i]) == 0, "stored %d", i);
+		CHECK(want && memcmp(want + e->received_len, bodies[i], blen[i]) == 0, "stored %d",
+		      i);
 		CHECK(run(&out, &n, "--spool", dir, "cat", qids[i], NULL) == 0, "cat %d", i);
 		CHECK(want && n == e->size && memcmp(out, want, n) == 0, "cat %d byte-exact", i);
-		CHECK(n > 15 && memcmp(out, "Received: from ", 15) == 0, "cat %d: Received first", i);
+		CHECK(n > 15 && memcmp(out, "Received: from ", 15) == 0, "cat %d: Received first",
+		      i);
 		free(out);
 		snprintf(p, sizeof(p), "%s/%s.eml", out_dir, qids[i]);
 		CHECK(stat(p, &st) == 0 && e && (uint64_t)st.st_size == e->size, "%s.eml", qids[i]);
@@ -201,8 +211,9 @@ static void check_cat_export(const char *dir, const char *base)
 	}
 	snprintf(p, sizeof(p), "ls %s/new | wc -l | grep -qx %d", md, N);
 	CHECK(system(p) == 0, "maildir new/ holds %d messages", N);
-	snprintf(p, sizeof(p), "grep -l '^Return-Path: <a@b.example>$' %s/new/* | wc -l | grep -qx %d",
-		 md, N - 1);
+	snprintf(p, sizeof(p),
+	         "grep -l '^Return-Path: <a@b.example>$' %s/new/* | wc -l | grep -qx %d", md,
+	         N - 1);
 	CHECK(system(p) == 0, "maildir files start with Return-Path");
 	snprintf(p, sizeof(p), "! grep -lq $'\\r' %s/new/*", md);
 	CHECK(system(p) == 0, "maildir files use LF");
