@@ -389,63 +389,33 @@ static void expect_feed(const char *name, const char *in, size_t in_len, int nor
 	}
 }
 
-/* Whole, every single split (or 64 random ones if long), byte by byte; capacity 2 and large. */
-static void expect_all_feeds(const char *name, const char *in, size_t in_len, int normalize,
-                             uint32_t max_line, const char *want, size_t want_len, unsigned flags,
-                             size_t consumed, struct rng *r)
+/*
+ * Every variant, capacities large, 2 (and 3 if thorough): fed whole, byte by byte, and cut once
+ * at every point (thorough and short) or at 64 (thorough) or 8 random points.
+ */
+static void expect_feeds(const char *name, const char *in, size_t in_len, int normalize,
+                         uint32_t max_line, const char *want, size_t want_len, unsigned flags,
+                         size_t consumed, struct rng *r, int thorough)
 {
 	static const unsigned caps[] = {BIG_CAP, 2, 3};
-	unsigned c, k;
+	unsigned c, k, ncuts = thorough ? 64 : 8;
+	int every = thorough && in_len <= 300;
 
-	for (c = 0; c < 3; c++) {
-		unsigned cap = caps[c];
-
+	for (c = 0; c < (thorough ? 3u : 2u); c++) {
 #define EXPECT(cuts, ncut)                                                                         \
 	expect_feed(name, in, in_len, normalize, max_line, want, want_len, flags, consumed, cuts,  \
-	            ncut, cap)
+	            ncut, caps[c])
 		EXPECT(NULL, 0);
-		if (in_len <= 300) {
-			for (k = 1; k < in_len; k++) {
-				size_t cut = k;
+		for (k = 1; in_len > 1 && (every ? k < in_len : k <= ncuts); k++) {
+			size_t cut = every ? k : 1 + rng_below(r, in_len - 1);
 
-				EXPECT(&cut, 1);
-			}
-		} else {
-			for (k = 0; k < 64; k++) {
-				size_t cut = 1 + rng_below(r, in_len - 1);
-
-				EXPECT(&cut, 1);
-			}
+			EXPECT(&cut, 1);
 		}
 		for (k = 1; k < in_len && k <= MAX_MSG; k++)
 			cuts_buf[k - 1] = k;
 		if (in_len > 1 && in_len <= 2000)
 			EXPECT(cuts_buf, (unsigned)(in_len - 1));
 #undef EXPECT
-	}
-}
-
-/* Cheaper: whole, byte by byte and 8 random splits; capacity 2 and large. */
-static void expect_some_feeds(const char *name, const char *in, size_t in_len, int normalize,
-                              uint32_t max_line, const char *want, size_t want_len, unsigned flags,
-                              size_t consumed, struct rng *r)
-{
-	unsigned cap, k;
-
-	for (cap = 2; cap <= BIG_CAP; cap = cap == 2 ? BIG_CAP : BIG_CAP + 1) {
-		for (k = 0; k < 8 && in_len > 1; k++) {
-			size_t cut = 1 + rng_below(r, in_len - 1);
-
-			expect_feed(name, in, in_len, normalize, max_line, want, want_len, flags,
-			            consumed, &cut, 1, cap);
-		}
-		expect_feed(name, in, in_len, normalize, max_line, want, want_len, flags, consumed,
-		            NULL, 0, cap);
-		for (k = 1; k < in_len && k <= MAX_MSG; k++)
-			cuts_buf[k - 1] = k;
-		if (in_len > 1)
-			expect_feed(name, in, in_len, normalize, max_line, want, want_len, flags,
-			            consumed, cuts_buf, (unsigned)(in_len - 1), cap);
 	}
 }
 
@@ -458,10 +428,10 @@ static void test_table(struct rng *r)
 
 		size_t consumed = t->consumed == ALL ? t->in_len : t->consumed;
 
-		expect_all_feeds(t->name, t->in, t->in_len, 0, t->max_line, t->raw, t->raw_len,
-		                 t->flags, consumed, r);
-		expect_all_feeds(t->name, t->in, t->in_len, 1, t->max_line, t->norm, t->norm_len,
-		                 t->flags, consumed, r);
+		expect_feeds(t->name, t->in, t->in_len, 0, t->max_line, t->raw, t->raw_len,
+		             t->flags, consumed, r, 1);
+		expect_feeds(t->name, t->in, t->in_len, 1, t->max_line, t->norm, t->norm_len,
+		             t->flags, consumed, r, 1);
 	}
 }
 
@@ -504,8 +474,8 @@ static void test_line_limits(struct rng *r)
 				snprintf(name, sizeof(name),
 				         "line of %zu octets, max_line %u, shift %zu", len, max,
 				         shift);
-				expect_some_feeds(name, in, n, (int)(shift & 1), max, want, wn,
-				                  DONE | (len > max ? LONG : 0), n, r);
+				expect_feeds(name, in, n, (int)(shift & 1), max, want, wn,
+				             DONE | (len > max ? LONG : 0), n, r, 0);
 			}
 		}
 	}
@@ -629,6 +599,26 @@ static size_t put(char *buf, size_t n, size_t max, const char *p, size_t len)
 	return n + len;
 }
 
+/* A text line of up to 78 columns, CRLF included; returns its length. */
+static size_t gen_text(struct rng *r, char *line)
+{
+	size_t k = 0, j, len = rng_below(r, 79);
+
+	while (k < len) {
+		const char *w = words[rng_below(r, sizeof(words) / sizeof(words[0]))];
+
+		j = strlen(w);
+		if (k + j + 1 > len)
+			break;
+		memcpy(line + k, w, j);
+		k += j;
+		line[k++] = ' ';
+	}
+	line[k++] = '\r';
+	line[k++] = '\n';
+	return k;
+}
+
 /* One piece of a random message; dense selects noisy bytes over realistic text. */
 static size_t gen_piece(struct rng *r, char *buf, size_t n, size_t max, int dense)
 {
@@ -678,20 +668,8 @@ static size_t gen_piece(struct rng *r, char *buf, size_t n, size_t max, int dens
 		memset(line, 'L', len);
 		k = len;
 		break;
-	default: /* text line up to 78 columns */
-		len = rng_below(r, 79);
-		while (k < len) {
-			const char *w = words[rng_below(r, sizeof(words) / sizeof(words[0]))];
-
-			j = strlen(w);
-			if (k + j + 1 > len)
-				break;
-			memcpy(line + k, w, j);
-			k += j;
-			line[k++] = ' ';
-		}
-		line[k++] = '\r';
-		line[k++] = '\n';
+	default:
+		k = gen_text(r, line);
 		break;
 	}
 	return put(buf, n, max, line, k);
