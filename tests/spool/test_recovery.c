@@ -143,6 +143,33 @@ static void recover(const char *dir)
 	CHECK(spool_writer_close(w) == 0, "recovery close");
 }
 
+/* Writing after recovery: segment 2, new ids, nothing lost. */
+static void write_after(const char *dst)
+{
+	struct spool_config cfg;
+	struct spool_writer *w;
+	struct spool_envelope env;
+	struct spool_str rcpt[1];
+	struct spool_reader *r;
+	char qid[SPOOL_QUEUE_ID_MAX], p[600];
+	struct stat st;
+
+	small_config(&cfg, dst);
+	CHECK(spool_writer_open(&w, &cfg, 0, &ring) == 0, "open after recovery");
+	env_for(&env, rcpt, 0);
+	CHECK(t_put(w, &ring, &env, "new\r\n", 5, qid) == 0, "put after recovery");
+	spool_writer_close(w);
+	snprintf(p, sizeof(p), "%s/core-0/000002.seg", dst);
+	CHECK(stat(p, &st) == 0, "the next segment is 000002.seg");
+	for (int i = 0; i < K; i++)
+		CHECK(strcmp(qid, qids[i]) != 0, "queue id %s reused", qid);
+	CHECK(spool_reader_open(&r, dst) == 0, "reader");
+	CHECK(spool_reader_count(r) == K, "K-1 old + 1 new (%zu)", spool_reader_count(r));
+	CHECK(spool_reader_find(r, qid) != NULL, "new message listed");
+	CHECK(spool_reader_problem_count(r) == 0, "no problems");
+	spool_reader_close(r);
+}
+
 int main(void)
 {
 	const char *base = t_tmpdir("test_recovery");
@@ -198,31 +225,7 @@ int main(void)
 	expect_messages(dst, K - 1, 1, n);
 	recover(dst);
 	CHECK(file_size(dst) == (long)start, "zero tail cut at %zu (%ld)", start, file_size(dst));
-	/* writing after recovery: segment 2, new ids, nothing lost */
-	{
-		struct spool_config cfg;
-		struct spool_writer *w;
-		struct spool_envelope env;
-		struct spool_str rcpt[1];
-		struct spool_reader *r;
-		char qid[SPOOL_QUEUE_ID_MAX], p[600];
-		struct stat st;
-
-		small_config(&cfg, dst);
-		CHECK(spool_writer_open(&w, &cfg, 0, &ring) == 0, "open after recovery");
-		env_for(&env, rcpt, 0);
-		CHECK(t_put(w, &ring, &env, "new\r\n", 5, qid) == 0, "put after recovery");
-		spool_writer_close(w);
-		snprintf(p, sizeof(p), "%s/core-0/000002.seg", dst);
-		CHECK(stat(p, &st) == 0, "the next segment is 000002.seg");
-		for (int i = 0; i < K; i++)
-			CHECK(strcmp(qid, qids[i]) != 0, "queue id %s reused", qid);
-		CHECK(spool_reader_open(&r, dst) == 0, "reader");
-		CHECK(spool_reader_count(r) == K, "K-1 old + 1 new (%zu)", spool_reader_count(r));
-		CHECK(spool_reader_find(r, qid) != NULL, "new message listed");
-		CHECK(spool_reader_problem_count(r) == 0, "no problems");
-		spool_reader_close(r);
-	}
+	write_after(dst);
 	free(data);
 	io_uring_queue_exit(&ring);
 	return t_report();

@@ -60,6 +60,46 @@ static void flush_all(struct spool_writer *w)
 		t_loop_once(w, &ring, 1000);
 }
 
+/* The open message commits; then everything is consumed and all but the newest goes. */
+static void finish_live(const char *dir, struct spool_writer *w, struct spool_msg *live)
+{
+	struct spool_reader *r;
+	const struct spool_entry *e, *le;
+	struct t_result lr = {0};
+
+	CHECK(spool_msg_append(w, live, "live part 2\r\n", 13) == 0, "live continues");
+	spool_msg_commit(w, live, t_commit_cb, &lr);
+	t_loop_until(w, &ring, &lr.done, 5000000);
+	CHECK(lr.done && lr.result == 0, "live commits (%d)", lr.result);
+	CHECK(spool_writer_close(w) == 0, "close");
+
+	CHECK(spool_reader_open(&r, dir) == 0, "reopen");
+	le = spool_reader_find(r, lr.qid);
+	CHECK(le != NULL, "the live message is whole");
+	if (le) {
+		char *got = t_read_all(r, le);
+
+		CHECK(got && le->size == le->received_len + 26 &&
+		          memcmp(got + le->received_len, "live part 1\r\nlive part 2\r\n", 26) == 0,
+		      "live body");
+		free(got);
+	}
+	while ((e = spool_reader_next(r)) != NULL)
+		spool_reader_consume(r, e);
+	CHECK(spool_reader_checkpoint(r, 1) > 0, "the rest deleted");
+	{
+		uint64_t segs, bytes, msgs;
+
+		spool_reader_core_stats(r, 0, &segs, &bytes, &msgs);
+		for (uint64_t s = 1; s < segs; s++)
+			CHECK(!seg_exists(dir, s), "segment %llu gone", (unsigned long long)s);
+	}
+	spool_reader_close(r);
+	CHECK(spool_reader_open(&r, dir) == 0, "reopen");
+	CHECK(spool_reader_next(r) == NULL, "nothing left to consume");
+	spool_reader_close(r);
+}
+
 static void live_writer(const char *dir)
 {
 	static char ids[100][SPOOL_QUEUE_ID_MAX];
@@ -69,8 +109,7 @@ static void live_writer(const char *dir)
 	struct spool_str rcpt[1];
 	struct spool_msg *live;
 	struct spool_reader *r;
-	const struct spool_entry *e, *le;
-	struct t_result lr = {0};
+	const struct spool_entry *e;
 	uint64_t live_seg = 0;
 	int n = 0, deleted;
 
@@ -116,37 +155,7 @@ static void live_writer(const char *dir)
 	}
 	spool_reader_close(r);
 
-	CHECK(spool_msg_append(w, live, "live part 2\r\n", 13) == 0, "live continues");
-	spool_msg_commit(w, live, t_commit_cb, &lr);
-	t_loop_until(w, &ring, &lr.done, 5000000);
-	CHECK(lr.done && lr.result == 0, "live commits (%d)", lr.result);
-	CHECK(spool_writer_close(w) == 0, "close");
-
-	CHECK(spool_reader_open(&r, dir) == 0, "reopen");
-	le = spool_reader_find(r, lr.qid);
-	CHECK(le != NULL, "the live message is whole");
-	if (le) {
-		char *got = t_read_all(r, le);
-
-		CHECK(got && le->size == le->received_len + 26 &&
-		          memcmp(got + le->received_len, "live part 1\r\nlive part 2\r\n", 26) == 0,
-		      "live body");
-		free(got);
-	}
-	while ((e = spool_reader_next(r)) != NULL)
-		spool_reader_consume(r, e);
-	CHECK(spool_reader_checkpoint(r, 1) > 0, "the rest deleted");
-	{
-		uint64_t segs, bytes, msgs;
-
-		spool_reader_core_stats(r, 0, &segs, &bytes, &msgs);
-		for (uint64_t s = 1; s < segs; s++)
-			CHECK(!seg_exists(dir, s), "segment %llu gone", (unsigned long long)s);
-	}
-	spool_reader_close(r);
-	CHECK(spool_reader_open(&r, dir) == 0, "reopen");
-	CHECK(spool_reader_next(r) == NULL, "nothing left to consume");
-	spool_reader_close(r);
+	finish_live(dir, w, live);
 }
 
 /* A child writer dies with a message open; a later writer's epoch frees its segments. */
