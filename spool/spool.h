@@ -39,8 +39,10 @@
  *
  * Time: now_us is a monotonic clock in microseconds (CLOCK_MONOTONIC); records placed between
  * two polls are stamped with the last poll's now_us. The spool calls io_uring_submit() itself
- * after queueing SQEs; it never waits on the ring except in spool_writer_close(), and never marks
- * CQEs seen (the embedder does, after spool_writer_cqe()).
+ * after queueing SQEs (up to 3 per batch, at most cfg.batch_buffers batches in flight), so do
+ * not call spool functions between io_uring_get_sqe() and the end of preparing that SQE. It
+ * never waits on the ring except in spool_writer_close(), and never marks CQEs seen (the
+ * embedder does, after spool_writer_cqe()).
  *
  * Reader side (any process, no locks; the writer may be running): spool_reader_open() scans the
  * segments, verifies every CRC and builds an index of committed messages; see below.
@@ -106,7 +108,12 @@ typedef void (*spool_commit_cb)(void *arg, int result, const char *queue_id);
 
 int spool_writer_open(struct spool_writer **w, const struct spool_config *cfg, unsigned core,
                       struct io_uring *ring);
-/* Submit everything pending, wait for every completion, close files. Callbacks still fire. */
+/*
+ * Submit everything pending, wait for every completion, close files. Callbacks still fire;
+ * messages still open are aborted. Waits on the ring itself and consumes (drops) CQEs that are
+ * not the spool's: stop the embedder's own I/O first, or drive the loop until
+ * spool_writer_idle(). Returns 0, or -EIO if any write or flush failed during the writer's life.
+ */
 int spool_writer_close(struct spool_writer *w);
 
 struct spool_msg *spool_msg_begin(struct spool_writer *w, const struct spool_envelope *env);
