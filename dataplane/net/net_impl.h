@@ -37,6 +37,17 @@
 		abort();                                                                           \
 	} while (0)
 
+/* Hot-path invariant check: compiled out in release builds (NDEBUG). */
+#ifdef NDEBUG
+#define NET_ASSERT_HOT(cond) ((void)0)
+#else
+#define NET_ASSERT_HOT(cond)                                                                       \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			NET_PANIC("assertion failed: %s", #cond);                                  \
+	} while (0)
+#endif
+
 #define NET_BURST           32
 #define NET_MAX_LISTEN      16
 #define NET_ETH_HLEN        14
@@ -337,6 +348,7 @@ uint32_t tcp_opts_write(const struct net_core *nc, const struct tcp_conn *c, uin
 uint16_t tcp_mss_clamp(const struct tcp_opts *o);
 
 /* tcp_conn.c */
+void tcp_check(const struct net_core *nc, const struct tcp_conn *c);
 int tcp_table_init(struct net_core *nc);
 void tcp_table_free(struct net_core *nc);
 struct tcp_conn *tcp_lookup(struct net_core *nc, uint32_t lip, uint16_t lport, uint32_t rip,

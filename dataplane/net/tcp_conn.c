@@ -185,6 +185,19 @@ void tcp_enter_time_wait(struct net_core *nc, struct tcp_conn *c)
 	tcp_app_release(nc, c, 0);
 }
 
+/* The sender's sequence invariants (checked after every segment and output in debug builds). */
+void tcp_check(const struct net_core *nc, const struct tcp_conn *c)
+{
+	(void)nc;
+	if (c->state == TCP_CLOSED || c->state == TCP_LISTEN)
+		return;
+	NET_ASSERT_HOT(SEQ_LEQ(c->snd_una, c->snd_nxt));
+	NET_ASSERT_HOT(SEQ_LEQ(c->snd_nxt, c->snd_max));
+	NET_ASSERT_HOT(!tcp_synced(c) || c->state == TCP_TIME_WAIT ||
+	               c->snd_max - c->snd_una <= tcp_txlen(nc, c) + !!(c->flags & TF_FIN_Q));
+	NET_ASSERT_HOT(tcp_txlen(nc, c) <= nc->cfg.tx_buf_size);
+}
+
 uint32_t tcp_ts_now(const struct net_core *nc, const struct tcp_conn *c)
 {
 	return nc->now_ms + c->ts_off;

@@ -130,8 +130,8 @@ static void syn_sent_input(struct net_core *nc, struct tcp_conn *c, const struct
 	if ((c->flags & TF_RTT) && c->retries == 0)
 		tcp_rtt_sample(nc, c, (uint32_t)nc->now_us - c->rtt_start_us);
 	c->flags &= ~TF_RTT;
-	c->snd_una = s->ack;
-	c->snd_wnd = s->wnd; /* a SYN's window is never scaled */
+	c->snd_una = c->snd_nxt = s->ack; /* the SYN may be queued for a resend */
+	c->snd_wnd = s->wnd;              /* a SYN's window is never scaled */
 	c->max_snd_wnd = c->snd_wnd;
 	c->snd_wl1 = s->seq;
 	c->snd_wl2 = s->ack;
@@ -158,6 +158,7 @@ static bool syn_rcvd_ack(struct net_core *nc, struct tcp_conn *c, const struct t
 	tcp_timer_clear(nc, c, TF_T_REXMIT);
 	c->retries = 0;
 	c->snd_una = s->ack;
+	c->snd_nxt = s->ack; /* a SYN-ACK resend may be pending (snd_nxt back at iss) */
 	c->snd_wnd = s->wnd << c->snd_wscale;
 	c->max_snd_wnd = c->snd_wnd;
 	c->snd_wl1 = s->seq;
@@ -341,4 +342,5 @@ void tcp_input(struct net_core *nc, const uint8_t *ip, uint32_t iphl, uint32_t l
 		syn_sent_input(nc, c, &s);
 	else
 		conn_input(nc, c, &s);
+	tcp_check(nc, c);
 }

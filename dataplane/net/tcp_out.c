@@ -280,4 +280,5 @@ void tcp_output(struct net_core *nc, struct tcp_conn *c)
 		c->backoff = 0;
 		tcp_timer_set(nc, c, TF_T_REXMIT, c->rto_ms);
 	}
+	tcp_check(nc, c);
 }

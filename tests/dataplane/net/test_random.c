@@ -305,13 +305,66 @@ static int side_init(struct side *sd, const char *name, uint32_t ip, const uint8
 	return sd->nc ? 0 : -1;
 }
 
+/* Drive both stacks and the link until every connection is gone; returns the end time. */
+static uint64_t drive(struct side *srv, struct side *cli, struct link *l, uint64_t now)
+{
+	uint64_t end = now + (uint64_t)LIMIT_S * 1000000;
+
+	while (now < end) {
+		now += STEP_US;
+		srv->mp.now_us = cli->mp.now_us = now;
+		link_deliver(l, now);
+		net_poll(srv->nc, now);
+		net_poll(cli->nc, now);
+		app_work(srv);
+		app_work(cli);
+		net_flush(srv->nc, now);
+		net_flush(cli->nc, now);
+		link_carry(l, srv, cli, now);
+		link_carry(l, cli, srv, now);
+		if (net_core_conns(srv->nc) == 0 && net_core_conns(cli->nc) == 0 &&
+		    srv->nconn == NCONN)
+			break;
+	}
+	return now;
+}
+
+/* Every connection of one side ended well with every byte; its pools are empty. */
+static bool side_ok(const struct side *sd, uint32_t seed)
+{
+	bool ok = net_core_rx_bufs_used(sd->nc) == 0 && net_core_tx_bufs_used(sd->nc) == 0;
+
+	for (int i = 0; i < NCONN; i++) {
+		const struct rconn *k = &sd->conn[i];
+
+		if (k->in_use && k->closed == 1 && k->reason == 0 && !k->mismatch &&
+		    k->rx.pos == sd->size && k->tx.pos == sd->size)
+			continue;
+		ok = false;
+		fprintf(
+		    stderr,
+		    "seed %u %s conn %d: use %d closed %d reason %d mismatch %d rx %llu tx %llu "
+		    "eof %d\n",
+		    seed, sd->name, i, k->in_use, k->closed, k->reason, k->mismatch,
+		    (unsigned long long)k->rx.pos, (unsigned long long)k->tx.pos, k->eof);
+	}
+	return ok;
+}
+
+static unsigned long long both(const struct side *a, const struct side *b, size_t off)
+{
+	const struct net_counters *x = net_core_counters(a->nc), *y = net_core_counters(b->nc);
+
+	return *(const uint64_t *)((const char *)x + off) +
+	       *(const uint64_t *)((const char *)y + off);
+}
+
 static void run(uint32_t seed, uint32_t loss, uint32_t dup, uint32_t corrupt, uint64_t size)
 {
 	static const uint8_t SMAC[6] = {2, 0, 0, 0, 0, 1}, CMAC[6] = {2, 0, 0, 0, 0, 2};
 	struct side srv, cli;
 	struct link l = {.rng = seed * 31 + 1, .loss = loss, .dup = dup, .corrupt = corrupt};
-	uint64_t now = 1000000, end = now + (uint64_t)LIMIT_S * 1000000;
-	int done = 0, ok = 1;
+	uint64_t start = 1000000, now;
 
 	l.q = calloc(MAXQ, sizeof(*l.q));
 	if (!l.q || side_init(&srv, "server", SERVER_IP, SMAC, 1500, 16384, 4096, seed, size) ||
@@ -322,66 +375,28 @@ static void run(uint32_t seed, uint32_t loss, uint32_t dup, uint32_t corrupt, ui
 	srv.is_server = 1;
 	tcp_listen(srv.nc, 25);
 	for (int i = 0; i < NCONN; i++) {
-		struct tcp_conn *c = tcp_connect(cli.nc, SERVER_IP, 25, NULL, now);
+		struct tcp_conn *c = tcp_connect(cli.nc, SERVER_IP, 25, NULL, start);
 		uint32_t lip, rip;
 		uint16_t lport, rport;
 
 		tcp_endpoints(c, &lip, &lport, &rip, &rport);
 		new_rconn(&cli, c, lport % NCONN);
 	}
-	while (now < end && !done) {
-		now += STEP_US;
-		srv.mp.now_us = cli.mp.now_us = now;
-		link_deliver(&l, now);
-		net_poll(srv.nc, now);
-		net_poll(cli.nc, now);
-		app_work(&srv);
-		app_work(&cli);
-		net_flush(srv.nc, now);
-		net_flush(cli.nc, now);
-		link_carry(&l, &srv, &cli, now);
-		link_carry(&l, &cli, &srv, now);
-		done = net_core_conns(srv.nc) == 0 && net_core_conns(cli.nc) == 0 &&
-		       srv.nconn == NCONN;
-	}
-	for (int s = 0; s < 2; s++) {
-		struct side *sd = s ? &cli : &srv;
-
-		for (int i = 0; i < NCONN; i++) {
-			struct rconn *k = &sd->conn[i];
-
-			if (!k->in_use || k->closed != 1 || k->reason != 0 || k->mismatch ||
-			    k->rx.pos != size || k->tx.pos != size) {
-				ok = 0;
-				fprintf(
-				    stderr,
-				    "seed %u %s conn %d: use %d closed %d reason %d mismatch %d "
-				    "rx %llu tx %llu eof %d\n",
-				    seed, sd->name, i, k->in_use, k->closed, k->reason, k->mismatch,
-				    (unsigned long long)k->rx.pos, (unsigned long long)k->tx.pos,
-				    k->eof);
-			}
-		}
-		if (net_core_rx_bufs_used(sd->nc) || net_core_tx_bufs_used(sd->nc))
-			ok = 0;
-	}
-	CHECK(done, "seed %u: finished within %d virtual seconds (now %.1f s)", seed, LIMIT_S,
-	      (double)(now - 1000000) / 1e6);
-	CHECK(ok, "seed %u loss %u/1000: every byte exact both ways, closed(0), pools drained",
-	      seed, loss);
+	now = drive(&srv, &cli, &l, start);
+	CHECK(now < start + (uint64_t)LIMIT_S * 1000000, "seed %u: finished within %d virtual s",
+	      seed, LIMIT_S);
+	CHECK(side_ok(&srv, seed) && side_ok(&cli, seed),
+	      "seed %u loss %u/1000: every byte exact both ways, closed(0), pools drained", seed,
+	      loss);
 	printf("seed %u loss %u dup %u corrupt %u: %.1f virtual s, frames %llu lost %llu dup %llu "
 	       "corrupt %llu, rto %llu fast %llu, cksum drops %llu\n",
-	       seed, loss, dup, corrupt, (double)(now - 1000000) / 1e6, (unsigned long long)l.sent,
+	       seed, loss, dup, corrupt, (double)(now - start) / 1e6, (unsigned long long)l.sent,
 	       (unsigned long long)l.lost, (unsigned long long)l.dups,
 	       (unsigned long long)l.corrupted,
-	       (unsigned long long)(net_core_counters(srv.nc)->tcp_rexmit_rto +
-	                            net_core_counters(cli.nc)->tcp_rexmit_rto),
-	       (unsigned long long)(net_core_counters(srv.nc)->tcp_rexmit_fast +
-	                            net_core_counters(cli.nc)->tcp_rexmit_fast),
-	       (unsigned long long)(net_core_counters(srv.nc)->tcp_drop_cksum +
-	                            net_core_counters(cli.nc)->tcp_drop_cksum +
-	                            net_core_counters(srv.nc)->ip_drop_cksum +
-	                            net_core_counters(cli.nc)->ip_drop_cksum));
+	       both(&srv, &cli, offsetof(struct net_counters, tcp_rexmit_rto)),
+	       both(&srv, &cli, offsetof(struct net_counters, tcp_rexmit_fast)),
+	       both(&srv, &cli, offsetof(struct net_counters, tcp_drop_cksum)) +
+	           both(&srv, &cli, offsetof(struct net_counters, ip_drop_cksum)));
 	net_core_destroy(srv.nc);
 	net_core_destroy(cli.nc);
 	net_memport_free(&srv.mp);
