@@ -280,6 +280,9 @@ static const struct key_def keys[] = {
 	{"spool", "batch_usec", K_U32, SPOOL(batch_usec), 0, 10000000, NULL},
 	{"spool", "quota", K_SIZE64, SPOOL(quota_bytes), 0, UINT64_MAX, NULL},
 	{"spool", "max_messages", K_U32, SPOOL(max_messages), 1, 1u << 20, NULL},
+	{"spool", "batch_buffers", K_U32, SPOOL(batch_buffers), 2, 1024, NULL},
+	{"spool", "recheck_usec", K_U32, SPOOL(recheck_usec), 1000, 3600000000u, NULL},
+	{"spool", "min_free", K_SIZE64, SPOOL(min_free_bytes), 0, UINT64_MAX, NULL},
 };
 
 static void *key_dest(struct parse_ctx *p, const struct key_def *k)

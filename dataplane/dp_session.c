@@ -567,6 +567,8 @@ void dp_sess_input(struct dp_worker *w, struct dp_conn *c, const char *p, size_t
 {
 	size_t k = 0;
 
+	if (!(c->flags & DP_C_OPEN))
+		DP_PANIC("input for free slot %u", c->idx);
 	if (c->flags & (DP_C_CLOSING | DP_C_CLOSED))
 		return; /* ending: input is ignored */
 	DP_COUNT(w, bytes_in, n);

@@ -288,6 +288,8 @@ static void unlink_from(struct dp_conn **head, struct dp_conn ***tail, struct dp
 
 void dp_conn_free(struct dp_worker *w, struct dp_conn *c)
 {
+	if (!(c->flags & DP_C_OPEN))
+		DP_PANIC("connection slot %u freed twice", c->idx);
 	if (c->flags & DP_C_RUNQ)
 		unlink_from(&w->runq, &w->runq_tail, c, offsetof(struct dp_conn, run_next));
 	if (c->flags & DP_C_TXQ)
