@@ -3,7 +3,12 @@
 messages have been acknowledged, sluiced is killed with SIGKILL mid-load. The spool is read as
 the crash left it, then sluiced is restarted on the same spool (recovery). Every message that
 got 250 must be there exactly once and byte-exact, `sluice-spool verify` must pass, nothing
-torn may be visible, and the restarted daemon must accept new mail."""
+torn may be visible, and the restarted daemon must accept new mail.
+
+What this proves and what it cannot: SIGKILL ends the process at an arbitrary point, so the test
+shows that a 250 is sent only after the message's write has completed and that recovery copes
+with whatever the process left half-written. The page cache survives a process kill, so it does
+not prove the fdatasync itself (that needs power loss or a fault-injecting block device)."""
 
 import sluice_harness as h
 
