@@ -298,9 +298,11 @@ void smtp_session_end(struct smtp_session *s, const struct smtp_config *cfg, uin
 
 	if (s->state == SMTP_CLOSED)
 		return;
-	if (code != 0 && io->reply_len <= io->reply_cap &&
-	    io->reply_cap - io->reply_len >= SMTP_REPLY_MAX) {
-		/* text may start with its own enhanced code: "4.4.2 Timeout" */
+	if (code != 0 && (code < 200 || code > 599 || code / 100 == 3))
+		code = 421; /* not a closing reply code */
+	if (code != 0 && io->reply_len <= io->reply_cap) {
+		/* text may start with its own enhanced code: "4.4.2 Timeout". The reply is
+		 * written if it fits at all (its text cut if need be): it is the last one. */
 		const char *sp = text ? strchr(text, ' ') : NULL;
 
 		if (sp && (size_t)(sp - text) < sizeof(enh) && smtp_enh_valid(text, (size_t)(sp - text), code)) {

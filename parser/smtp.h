@@ -237,7 +237,9 @@ int smtp_resolve(struct smtp_session *s, const struct smtp_config *cfg,
  * if a transaction was open, then SMTP_EV_CLOSE (arg = code); with code != 0 queues
  * "<code> <enh> <hostname> <text>" (421 on shutdown or timeout); text may start with its own
  * enhanced code ("4.4.2 Timeout exceeded"), else one is picked from the code. The session is
- * then SMTP_CLOSED; calling it again does nothing. Needs 2 free event slots.
+ * then SMTP_CLOSED; calling it again does nothing. A code that is not 2xx/4xx/5xx becomes
+ * 421. The reply is written even into less than SMTP_REPLY_MAX free bytes (its text cut if
+ * need be). Needs 2 free event slots.
  */
 void smtp_session_end(struct smtp_session *s, const struct smtp_config *cfg, uint16_t code,
 		      const char *text, struct smtp_io *io);

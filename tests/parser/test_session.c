@@ -302,10 +302,22 @@ static int test_end(void)
 	if (io.reply_len != 0 || io.nev != 1 || s.state != SMTP_CLOSED)
 		ok = 0, fprintf(stderr, "FAIL silent end\n");
 
+	/* a nearly full reply buffer still gets the closing reply; a bad code becomes 421 */
+	memset(&s, 0, sizeof(s));
+	io.nev = 0;
+	smtp_session_start(&s, &cfg, &io);
+	io.reply_len = sizeof(rb) - 40;
+	smtp_session_end(&s, &cfg, 999, "4.3.2 Shutting down for maintenance now", &io);
+	if (io.reply_len != sizeof(rb) || memcmp(rb + sizeof(rb) - 40, "421 4.3.2 localhost ", 20) != 0 ||
+	    memcmp(rb + sizeof(rb) - 2, "\r\n", 2) != 0)
+		ok = 0, fprintf(stderr, "FAIL session_end into a full buffer: %.*s\n", 40,
+				rb + sizeof(rb) - 40);
+
 	/* a bad verdict code is refused and changes nothing */
 	memset(&s, 0, sizeof(s));
 	cfg.decide = SMTP_DECIDE_HELO;
 	io.nev = 0;
+	io.reply_len = 0;
 	smtp_session_start(&s, &cfg, &io);
 	smtp_input(&s, &cfg, EHLO, strlen(EHLO), &io);
 	v.code = 354;
