@@ -134,10 +134,10 @@ struct blast_run {
 	struct blast_pool pool;
 	struct blast_hdr_tmpl hdr;
 	uint32_t run_id;
-	uint64_t t0;           /* CLOCK_MONOTONIC ns when traffic starts */
+	uint64_t t0; /* CLOCK_MONOTONIC ns when traffic starts */
 	uint64_t timeout_ns;
-	int stop;              /* atomic: stop starting messages and drain */
-	int abort;             /* atomic: close everything now */
+	int stop;  /* atomic: stop starting messages and drain */
+	int abort; /* atomic: close everything now */
 	int verify_fd;
 	pthread_t main_thread;
 	pthread_barrier_t start;
@@ -215,9 +215,9 @@ struct blast_thread {
 	struct blast_tp tp;
 	struct blast_sess *sess;
 	unsigned nsess;
-	unsigned active;          /* sessions not FREE */
-	struct blast_sess *idle;  /* open loop: connected, waiting for a message */
-	struct blast_sess *free;  /* not connected */
+	unsigned active;         /* sessions not FREE */
+	struct blast_sess *idle; /* open loop: connected, waiting for a message */
+	struct blast_sess *free; /* not connected */
 	struct blast_tlist timers;
 	struct blast_tlist backoff;
 	struct blast_tlist linger;
@@ -226,7 +226,7 @@ struct blast_thread {
 	unsigned stamp_cap;
 	struct blast_rng rng;
 	uint64_t now;
-	uint64_t budget;  /* messages this thread may start (UINT64_MAX: unlimited) */
+	uint64_t budget; /* messages this thread may start (UINT64_MAX: unlimited) */
 	uint64_t claimed;
 	uint64_t next_seq;
 	double period_ns; /* open loop */
@@ -246,7 +246,7 @@ struct blast_thread {
 } __attribute__((aligned(64)));
 
 /* Counters are written by their thread only; relaxed stores let the main thread read them. */
-#define BLAST_ADD(th, field, n) \
+#define BLAST_ADD(th, field, n)                                                                    \
 	__atomic_store_n(&(th)->c.field, (th)->c.field + (uint64_t)(n), __ATOMIC_RELAXED)
 #define BLAST_ERR(th, e) BLAST_ADD(th, err[e], 1)
 
@@ -285,6 +285,7 @@ void blast_sess_begin(struct blast_thread *th, struct blast_sess *s);
 void blast_sess_event(struct blast_thread *th, struct blast_sess *s, const struct blast_ev *ev);
 void blast_sess_expire(struct blast_thread *th, struct blast_sess *s);
 void blast_sess_quit(struct blast_thread *th, struct blast_sess *s);
+void blast_sess_close(struct blast_thread *th, struct blast_sess *s);
 void blast_sess_abort(struct blast_thread *th, struct blast_sess *s, enum blast_err e);
 const char *blast_phase_name(unsigned phase);
 
@@ -300,12 +301,12 @@ unsigned blast_pattern_expand(const struct blast_pattern *p, char *dst, uint64_t
 
 /* report.c */
 void blast_report_text(FILE *f, const struct blast_run *run, const struct blast_counters *c,
-		       const struct blast_hist *lat, double elapsed, double cpu_user,
-		       double cpu_sys);
+                       const struct blast_hist *lat, double elapsed, double cpu_user,
+                       double cpu_sys);
 void blast_report_json(FILE *f, const struct blast_run *run, const struct blast_counters *c,
-		       const struct blast_hist *lat, double elapsed, double cpu_user,
-		       double cpu_sys);
+                       const struct blast_hist *lat, double elapsed, double cpu_user,
+                       double cpu_sys);
 void blast_progress(FILE *f, struct blast_thread *ths, unsigned n, double elapsed,
-		    struct blast_counters *prev, double dt);
+                    struct blast_counters *prev, double dt);
 
 #endif

@@ -18,8 +18,8 @@
 
 #include "reply.h"
 
-#define GEN_LINE_MAX 78
-#define GEN_BODY_MIN 400 /* smallest pool entry: headers plus a few lines */
+#define GEN_LINE_MAX   78
+#define GEN_BODY_MIN   400 /* smallest pool entry: headers plus a few lines */
 #define GEN_ATTACH_MIN 4096
 
 struct gen_out {
@@ -28,22 +28,21 @@ struct gen_out {
 };
 
 static const char *const gen_words[] = {
-	"the",      "of",      "and",        "to",       "in",      "is",       "that",
-	"for",      "it",      "as",         "was",      "with",    "be",       "by",
-	"on",       "not",     "this",       "are",      "or",      "from",     "at",
-	"which",    "but",     "have",       "an",       "they",    "you",      "were",
-	"their",    "one",     "all",        "we",       "can",     "has",      "there",
-	"been",     "if",      "more",       "when",     "will",    "would",    "who",
-	"so",       "no",      "mail",       "server",   "queue",   "message",  "delivery",
-	"spool",    "relay",   "latency",    "through",  "sluice",  "edge",     "network",
-	"meeting",  "invoice", "attached",   "please",   "regards", "thanks",   "tomorrow",
-	"schedule", "report",  "quarterly",  "customer", "update",  "question", "review",
+    "the",      "of",        "and",      "to",      "in",       "is",     "that",     "for",
+    "it",       "as",        "was",      "with",    "be",       "by",     "on",       "not",
+    "this",     "are",       "or",       "from",    "at",       "which",  "but",      "have",
+    "an",       "they",      "you",      "were",    "their",    "one",    "all",      "we",
+    "can",      "has",       "there",    "been",    "if",       "more",   "when",     "will",
+    "would",    "who",       "so",       "no",      "mail",     "server", "queue",    "message",
+    "delivery", "spool",     "relay",    "latency", "through",  "sluice", "edge",     "network",
+    "meeting",  "invoice",   "attached", "please",  "regards",  "thanks", "tomorrow", "schedule",
+    "report",   "quarterly", "customer", "update",  "question", "review",
 };
 
 static const char *const gen_utf8_words[] = {
-	"Grüße", "naïve",     "café",   "Straße",   "Ærøskøbing", "résumé", "déjà",
-	"Zürich", "Ελληνικά", "русский", "日本語",  "中文",       "한국어", "São",
-	"Kraków", "İstanbul", "señor",  "€100",     "Ångström",   "façade",
+    "Grüße",  "naïve",    "café",    "Straße", "Ærøskøbing", "résumé", "déjà",
+    "Zürich", "Ελληνικά", "русский", "日本語", "中文",       "한국어", "São",
+    "Kraków", "İstanbul", "señor",   "€100",   "Ångström",   "façade",
 };
 
 #define NWORDS(a) (sizeof(a) / sizeof((a)[0]))
@@ -109,7 +108,7 @@ static bool gen_dot(struct blast_rng *r, unsigned pct_dots)
 
 /* Text lines filling exactly budget bytes (budget is 0 or >= 2). */
 static void gen_text(struct gen_out *o, size_t budget, bool eightbit, unsigned pct_dots,
-		     struct blast_rng *r, bool first_dot)
+                     struct blast_rng *r, bool first_dot)
 {
 	bool dot = first_dot;
 
@@ -161,15 +160,15 @@ static void gen_subject(struct gen_out *o, unsigned flags, struct blast_rng *r)
 }
 
 static void gen_headers(struct gen_out *o, unsigned flags, const char *boundary,
-			struct blast_rng *r)
+                        struct blast_rng *r)
 {
 	bool utf8 = flags & BLAST_BODY_UTF8HDR;
 
 	out_str(o, "Date: Sat, 29 Nov 2025 12:00:00 +0000\r\n");
 	out_str(o, utf8 ? "From: Jürgen Bläst <sender@blast.example.test>\r\n"
-			: "From: Blast Sender <sender@blast.example.test>\r\n");
+	                : "From: Blast Sender <sender@blast.example.test>\r\n");
 	out_str(o, utf8 ? "To: Zoë Empfänger <rcpt@example.test>\r\n"
-			: "To: Blast Recipient <rcpt@example.test>\r\n");
+	                : "To: Blast Recipient <rcpt@example.test>\r\n");
 	gen_subject(o, flags, r);
 	out_str(o, "MIME-Version: 1.0\r\n");
 	if (boundary != NULL) {
@@ -178,17 +177,17 @@ static void gen_headers(struct gen_out *o, unsigned flags, const char *boundary,
 		out_str(o, "\"\r\n");
 	} else if (flags & BLAST_BODY_8BIT) {
 		out_str(o, "Content-Type: text/plain; charset=utf-8\r\n"
-			   "Content-Transfer-Encoding: 8bit\r\n");
+		           "Content-Transfer-Encoding: 8bit\r\n");
 	} else {
 		out_str(o, "Content-Type: text/plain; charset=us-ascii\r\n"
-			   "Content-Transfer-Encoding: 7bit\r\n");
+		           "Content-Transfer-Encoding: 7bit\r\n");
 	}
 	out_str(o, "\r\n");
 }
 
 /* Multipart body: text part, base64 attachment, closing boundary, epilogue filler. */
 static int gen_multipart(struct gen_out *o, const char *b, unsigned flags, unsigned pct_dots,
-			 struct blast_rng *r)
+                         struct blast_rng *r)
 {
 	char part[256], close[64], line[80];
 	unsigned char raw[57];
@@ -197,20 +196,20 @@ static int gen_multipart(struct gen_out *o, const char *b, unsigned flags, unsig
 
 	clen = (size_t)snprintf(close, sizeof(close), "--%s--\r\n", b);
 	plen = (size_t)snprintf(part, sizeof(part),
-				"--%s\r\nContent-Type: text/plain; charset=%s\r\n"
-				"Content-Transfer-Encoding: %s\r\n\r\n",
-				b, flags & BLAST_BODY_8BIT ? "utf-8" : "us-ascii",
-				flags & BLAST_BODY_8BIT ? "8bit" : "7bit");
+	                        "--%s\r\nContent-Type: text/plain; charset=%s\r\n"
+	                        "Content-Transfer-Encoding: %s\r\n\r\n",
+	                        b, flags & BLAST_BODY_8BIT ? "utf-8" : "us-ascii",
+	                        flags & BLAST_BODY_8BIT ? "8bit" : "7bit");
 	text = o->left / 5;
 	if (o->left < plen + text + 256 + clen + 2)
 		return -EINVAL;
 	out_put(o, part, plen);
 	gen_text(o, text, flags & BLAST_BODY_8BIT, pct_dots, r, false);
 	plen = (size_t)snprintf(part, sizeof(part),
-				"--%s\r\nContent-Type: application/octet-stream; name=\"blast.bin\""
-				"\r\nContent-Transfer-Encoding: base64\r\n"
-				"Content-Disposition: attachment\r\n\r\n",
-				b);
+	                        "--%s\r\nContent-Type: application/octet-stream; name=\"blast.bin\""
+	                        "\r\nContent-Transfer-Encoding: base64\r\n"
+	                        "Content-Disposition: attachment\r\n\r\n",
+	                        b);
 	out_put(o, part, plen);
 	while (o->left >= clen + 2 + 78) {
 		for (i = 0; i < sizeof(raw); i++)
@@ -225,7 +224,7 @@ static int gen_multipart(struct gen_out *o, const char *b, unsigned flags, unsig
 }
 
 size_t blast_gen_message(char *dst, size_t len, unsigned flags, unsigned pct_dots,
-			 struct blast_rng *r)
+                         struct blast_rng *r)
 {
 	struct gen_out o = {dst, len};
 	char boundary[40];
@@ -235,7 +234,7 @@ size_t blast_gen_message(char *dst, size_t len, unsigned flags, unsigned pct_dot
 		return 0;
 	if (flags & BLAST_BODY_ATTACH)
 		snprintf(boundary, sizeof(boundary), "=_blast_%016llx",
-			 (unsigned long long)blast_rng_next(r));
+		         (unsigned long long)blast_rng_next(r));
 	gen_headers(&o, flags, (flags & BLAST_BODY_ATTACH) ? boundary : NULL, r);
 	body = len - o.left;
 	if (o.left < 2)
@@ -245,7 +244,7 @@ size_t blast_gen_message(char *dst, size_t len, unsigned flags, unsigned pct_dot
 			return 0;
 	} else {
 		gen_text(&o, o.left, flags & BLAST_BODY_8BIT, pct_dots, r,
-			 blast_rng_below(r, 5) == 0);
+		         blast_rng_below(r, 5) == 0);
 	}
 	return o.left == 0 ? body : 0;
 }
@@ -309,7 +308,7 @@ uint32_t blast_crc32(uint32_t crc, const void *p, size_t n)
 size_t blast_base64(char *dst, const unsigned char *src, size_t n)
 {
 	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	size_t i, o = 0;
 
 	for (i = 0; i + 2 < n; i += 3) {

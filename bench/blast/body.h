@@ -100,6 +100,6 @@ size_t blast_base64(char *dst, const unsigned char *src, size_t n);
 /* Generates exactly len bytes of message (headers + body), unstuffed; returns the body offset,
  * or 0 when len is too small for the headers. Exposed for tests. */
 size_t blast_gen_message(char *dst, size_t len, unsigned flags, unsigned pct_dots,
-			 struct blast_rng *r);
+                         struct blast_rng *r);
 
 #endif

@@ -228,13 +228,14 @@ int blast_dist_describe(const struct blast_dist *d, char *buf, size_t cap)
 {
 	switch (d->kind) {
 	case BLAST_DIST_FIXED:
-		return snprintf(buf, cap, "fixed %llu", (unsigned long long)clamp_size(d, (double)d->a));
+		return snprintf(buf, cap, "fixed %llu",
+		                (unsigned long long)clamp_size(d, (double)d->a));
 	case BLAST_DIST_UNIFORM:
 		return snprintf(buf, cap, "uniform %llu-%llu", (unsigned long long)d->a,
-				(unsigned long long)d->b);
+		                (unsigned long long)d->b);
 	case BLAST_DIST_LOGNORMAL:
 		return snprintf(buf, cap, "lognormal median %llu sigma %.2f max %llu",
-				(unsigned long long)d->a, d->sigma, (unsigned long long)d->max);
+		                (unsigned long long)d->a, d->sigma, (unsigned long long)d->max);
 	}
 	return snprintf(buf, cap, "?");
 }

@@ -39,9 +39,9 @@ enum blast_dist_kind {
 
 struct blast_dist {
 	enum blast_dist_kind kind;
-	uint64_t a;     /* fixed value, uniform low bound, log-normal median */
-	uint64_t b;     /* uniform high bound */
-	double sigma;   /* log-normal shape */
+	uint64_t a;   /* fixed value, uniform low bound, log-normal median */
+	uint64_t b;   /* uniform high bound */
+	double sigma; /* log-normal shape */
 	uint64_t min;
 	uint64_t max;
 };

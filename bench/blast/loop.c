@@ -24,9 +24,9 @@
 #include <string.h>
 #include <time.h>
 
-#define BLAST_BATCH 512
-#define BLAST_BACKOFF_NS 10000000ull
-#define BLAST_LINGER_NS 200000000ull
+#define BLAST_BATCH       512
+#define BLAST_BACKOFF_NS  10000000ull
+#define BLAST_LINGER_NS   200000000ull
 #define BLAST_POLL_MAX_NS 100000000ull
 
 uint64_t blast_now_ns(void)
@@ -256,8 +256,12 @@ static void ol_dispatch(struct blast_thread *th)
 		idle_quit_all(th);
 }
 
+/* Stop: no new messages; transactions under way finish (bounded by the timeout); sessions that
+ * have not sent MAIL yet are closed at once and their message counts as unsent. */
 static void loop_stop(struct blast_thread *th)
 {
+	unsigned i;
+
 	if (th->conf->rate > 0) {
 		uint64_t due = ol_due(th);
 
@@ -267,6 +271,20 @@ static void loop_stop(struct blast_thread *th)
 	th->stopping = true;
 	th->t_drain = th->now + th->run->timeout_ns + 1000000000ull;
 	idle_quit_all(th);
+	for (i = 0; i < th->nsess; i++) {
+		struct blast_sess *s = &th->sess[i];
+
+		if (s->phase == BLAST_PH_BACKOFF) {
+			blast_timer_disarm(s);
+			s->phase = BLAST_PH_FREE;
+			blast_loop_closed(th, s);
+		} else if (s->phase >= BLAST_PH_CONNECTING && s->phase <= BLAST_PH_HELO) {
+			if (s->have_msg)
+				BLAST_ADD(th, unsent, 1);
+			s->have_msg = 0;
+			blast_sess_close(th, s);
+		}
+	}
 }
 
 static void loop_abort_all(struct blast_thread *th)
@@ -350,8 +368,8 @@ static int loop_run(struct blast_thread *th, struct blast_ev *ev)
 	for (;;) {
 		if (th->conf->rate > 0)
 			ol_dispatch(th);
-		if (!th->stopping && (__atomic_load_n(&run->stop, __ATOMIC_RELAXED) ||
-				      th->now >= th->t_end))
+		if (!th->stopping &&
+		    (__atomic_load_n(&run->stop, __ATOMIC_RELAXED) || th->now >= th->t_end))
 			loop_stop(th);
 		if (__atomic_load_n(&run->abort, __ATOMIC_RELAXED) && th->t_drain != UINT64_MAX)
 			loop_abort_all(th);
@@ -389,10 +407,10 @@ void *blast_thread_main(void *arg)
 	struct blast_thread *th = arg;
 	struct blast_run *run = th->run;
 	struct blast_tp_conf tc = {
-		.max_conns = th->nsess,
-		.ring_entries = th->conf->ring_entries,
-		.recv_buf_size = 2048,
-		.nodelay = 1,
+	    .max_conns = th->nsess,
+	    .ring_entries = th->conf->ring_entries,
+	    .recv_buf_size = 2048,
+	    .nodelay = 1,
 	};
 	struct blast_ev *ev = calloc(BLAST_BATCH, sizeof(*ev));
 

@@ -37,7 +37,7 @@ static void raise_nofile(unsigned sessions)
 			return;
 		need = rl.rlim_max;
 		fprintf(stderr, "sluice-blast: RLIMIT_NOFILE hard limit %llu < %u sessions\n",
-			(unsigned long long)rl.rlim_max, sessions);
+		        (unsigned long long)rl.rlim_max, sessions);
 	}
 	rl.rlim_cur = need;
 	setrlimit(RLIMIT_NOFILE, &rl);
@@ -55,15 +55,15 @@ static int run_init(struct blast_run *run, struct blast_conf *c)
 	run->timeout_ns = (uint64_t)(c->timeout * 1e9);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	run->run_id = (uint32_t)((uint64_t)ts.tv_nsec * 2654435761u ^ (uint64_t)ts.tv_sec ^
-				 ((uint64_t)getpid() << 16));
+	                         ((uint64_t)getpid() << 16));
 	if (blast_hdr_init(&run->hdr, c->ehlo) != 0) {
 		fprintf(stderr, "sluice-blast: bad --ehlo name %s\n", c->ehlo);
 		return -EINVAL;
 	}
-	run->ehlo_len = (unsigned)snprintf(run->ehlo_cmd, sizeof(run->ehlo_cmd), "EHLO %s\r\n",
-					   c->ehlo);
-	run->helo_len = (unsigned)snprintf(run->helo_cmd, sizeof(run->helo_cmd), "HELO %s\r\n",
-					   c->ehlo);
+	run->ehlo_len =
+	    (unsigned)snprintf(run->ehlo_cmd, sizeof(run->ehlo_cmd), "EHLO %s\r\n", c->ehlo);
+	run->helo_len =
+	    (unsigned)snprintf(run->helo_cmd, sizeof(run->helo_cmd), "HELO %s\r\n", c->ehlo);
 	memset(&pc, 0, sizeof(pc));
 	pc.count = c->pool;
 	pc.dist = &c->size;
@@ -81,8 +81,8 @@ static int run_init(struct blast_run *run, struct blast_conf *c)
 		return err;
 	}
 	if (c->verify != NULL) {
-		run->verify_fd = open(c->verify, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
-				      0644);
+		run->verify_fd =
+		    open(c->verify, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
 		if (run->verify_fd < 0) {
 			err = -errno;
 			fprintf(stderr, "sluice-blast: %s: %s\n", c->verify, strerror(errno));
@@ -108,7 +108,7 @@ static unsigned threads_done(struct blast_thread *ths, unsigned n)
 
 /* Waits for the workers; handles signals and the progress line. */
 static void supervise(struct blast_run *run, struct blast_thread *ths, unsigned n, bool progress,
-		      uint64_t t0)
+                      uint64_t t0)
 {
 	struct blast_counters prev;
 	sigset_t set;
@@ -131,7 +131,7 @@ static void supervise(struct blast_run *run, struct blast_thread *ths, unsigned 
 		}
 		if (progress && now - last >= 1000000000ull) {
 			blast_progress(stderr, ths, n, (double)(now - t0) / 1e9, &prev,
-				       (double)(now - last) / 1e9);
+			               (double)(now - last) / 1e9);
 			last = now;
 		}
 	}
@@ -140,7 +140,7 @@ static void supervise(struct blast_run *run, struct blast_thread *ths, unsigned 
 }
 
 static int report(struct blast_run *run, struct blast_thread *ths, unsigned n, uint64_t t0,
-		  const struct rusage *ru0)
+                  const struct rusage *ru0)
 {
 	struct blast_counters sum;
 	struct blast_hist lat[BLAST_LAT_COUNT];
@@ -168,12 +168,12 @@ static int report(struct blast_run *run, struct blast_thread *ths, unsigned n, u
 	elapsed = (double)((t_last > t0 ? t_last : now) - t0) / 1e9;
 	if (run->conf->json)
 		blast_report_json(stdout, run, &sum, lat, elapsed,
-				  cpu_seconds(&ru1.ru_utime) - cpu_seconds(&ru0->ru_utime),
-				  cpu_seconds(&ru1.ru_stime) - cpu_seconds(&ru0->ru_stime));
+		                  cpu_seconds(&ru1.ru_utime) - cpu_seconds(&ru0->ru_utime),
+		                  cpu_seconds(&ru1.ru_stime) - cpu_seconds(&ru0->ru_stime));
 	else
 		blast_report_text(stdout, run, &sum, lat, elapsed,
-				  cpu_seconds(&ru1.ru_utime) - cpu_seconds(&ru0->ru_utime),
-				  cpu_seconds(&ru1.ru_stime) - cpu_seconds(&ru0->ru_stime));
+		                  cpu_seconds(&ru1.ru_utime) - cpu_seconds(&ru0->ru_utime),
+		                  cpu_seconds(&ru1.ru_stime) - cpu_seconds(&ru0->ru_stime));
 	fflush(stdout);
 	for (k = 0; k < BLAST_LAT_COUNT; k++)
 		blast_hist_free(&lat[k]);
@@ -234,12 +234,13 @@ int main(int argc, char **argv)
 	pthread_barrier_wait(&run.start);
 	t0 = blast_now_ns();
 	supervise(&run, ths, conf.threads,
-		  conf.progress == 1 || (conf.progress == -1 && isatty(2) && !conf.json), t0);
+	          conf.progress == 1 || (conf.progress == -1 && isatty(2) && !conf.json), t0);
 	for (i = 0; i < conf.threads; i++)
 		pthread_join(ths[i].tid, NULL);
 	for (i = 0; i < conf.threads; i++) {
 		if (ths[i].result != 0) {
-			fprintf(stderr, "sluice-blast: thread %u: %s\n", i, strerror(-ths[i].result));
+			fprintf(stderr, "sluice-blast: thread %u: %s\n", i,
+			        strerror(-ths[i].result));
 			ret = 2;
 		}
 	}

@@ -20,7 +20,7 @@
 #define POOL_ENTRY_MIN 400
 
 static unsigned pool_flags(const struct blast_pool_conf *c, unsigned i, size_t len,
-			   struct blast_rng *r)
+                           struct blast_rng *r)
 {
 	unsigned f = 0;
 
@@ -55,7 +55,7 @@ static int pool_reserve(struct blast_pool *p, size_t *cap, size_t need)
 /* Generates entry i into scratch and appends it to the arena; data holds an offset until the
  * arena stops moving. */
 static int pool_add(struct blast_pool *p, const struct blast_pool_conf *c, unsigned i,
-		    char *scratch, size_t len, size_t *cap, struct blast_rng *r)
+                    char *scratch, size_t len, size_t *cap, struct blast_rng *r)
 {
 	struct blast_body *b = &p->bodies[i];
 	size_t off, n, tries;
@@ -127,7 +127,7 @@ int blast_pool_init(struct blast_pool *p, const struct blast_pool_conf *c)
 	for (i = 0; i < c->count && err == 0; i++) {
 		uint64_t size = blast_dist_sample(c->dist, &r);
 		size_t len = size > c->hdr_len + POOL_ENTRY_MIN ? (size_t)(size - c->hdr_len)
-								 : POOL_ENTRY_MIN;
+		                                                : POOL_ENTRY_MIN;
 
 		if (len > scratch_len) {
 			free(scratch);

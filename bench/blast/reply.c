@@ -23,12 +23,12 @@ static const struct {
 	unsigned len;
 	unsigned flag;
 } blast_ext_names[] = {
-	{"PIPELINING", 10, BLAST_EXT_PIPELINING},
-	{"CHUNKING", 8, BLAST_EXT_CHUNKING},
-	{"8BITMIME", 8, BLAST_EXT_8BITMIME},
-	{"SMTPUTF8", 8, BLAST_EXT_SMTPUTF8},
-	{"SIZE", 4, BLAST_EXT_SIZE},
-	{"ENHANCEDSTATUSCODES", 19, BLAST_EXT_ENHANCEDSTATUSCODES},
+    {"PIPELINING", 10, BLAST_EXT_PIPELINING},
+    {"CHUNKING", 8, BLAST_EXT_CHUNKING},
+    {"8BITMIME", 8, BLAST_EXT_8BITMIME},
+    {"SMTPUTF8", 8, BLAST_EXT_SMTPUTF8},
+    {"SIZE", 4, BLAST_EXT_SIZE},
+    {"ENHANCEDSTATUSCODES", 19, BLAST_EXT_ENHANCEDSTATUSCODES},
 };
 
 static unsigned reply_keyword(const char *t, unsigned n)
@@ -38,7 +38,8 @@ static unsigned reply_keyword(const char *t, unsigned n)
 	while (kw < n && t[kw] != ' ')
 		kw++;
 	for (i = 0; i < sizeof(blast_ext_names) / sizeof(blast_ext_names[0]); i++) {
-		if (kw == blast_ext_names[i].len && strncasecmp(t, blast_ext_names[i].name, kw) == 0)
+		if (kw == blast_ext_names[i].len &&
+		    strncasecmp(t, blast_ext_names[i].name, kw) == 0)
 			return blast_ext_names[i].flag;
 	}
 	return 0;
@@ -112,7 +113,7 @@ static int reply_head_byte(struct blast_reply_parser *p, char c)
 }
 
 ssize_t blast_reply_parse(struct blast_reply_parser *p, const char *buf, size_t len,
-			  struct blast_reply *out)
+                          struct blast_reply *out)
 {
 	size_t i = 0;
 

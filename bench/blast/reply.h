@@ -42,14 +42,14 @@ enum blast_ext {
 };
 
 struct blast_reply_parser {
-	uint8_t pos;     /* 0..2 digits, 3 separator, 4 text */
-	uint8_t cr;      /* previous byte was a CR (pending, not yet text) */
-	uint8_t last;    /* the current line is the last one of the reply */
-	uint8_t error;   /* sticky error state */
-	unsigned code;   /* code of the first line, 0 before it is known */
-	unsigned cur;    /* digits of the current line */
-	unsigned lines;  /* completed lines of the current reply */
-	unsigned ext;    /* BLAST_EXT_* seen so far */
+	uint8_t pos;    /* 0..2 digits, 3 separator, 4 text */
+	uint8_t cr;     /* previous byte was a CR (pending, not yet text) */
+	uint8_t last;   /* the current line is the last one of the reply */
+	uint8_t error;  /* sticky error state */
+	unsigned code;  /* code of the first line, 0 before it is known */
+	unsigned cur;   /* digits of the current line */
+	unsigned lines; /* completed lines of the current reply */
+	unsigned ext;   /* BLAST_EXT_* seen so far */
 	unsigned line_len;
 	unsigned text_len;
 	char text[BLAST_REPLY_TEXT_MAX];
@@ -65,7 +65,7 @@ struct blast_reply {
 
 void blast_reply_init(struct blast_reply_parser *p);
 ssize_t blast_reply_parse(struct blast_reply_parser *p, const char *buf, size_t len,
-			  struct blast_reply *out);
+                          struct blast_reply *out);
 int blast_reply_queue_id(const char *text, size_t len, char *id, size_t cap);
 
 #endif

@@ -13,37 +13,37 @@
 #include <string.h>
 
 const char *const blast_err_names[BLAST_ERR_COUNT] = {
-	[BLAST_ERR_REFUSED] = "refused",
-	[BLAST_ERR_UNREACHABLE] = "unreachable",
-	[BLAST_ERR_ADDRNOTAVAIL] = "addr_not_avail",
-	[BLAST_ERR_CONNECT] = "connect_other",
-	[BLAST_ERR_TIMEOUT_CONNECT] = "timeout_connect",
-	[BLAST_ERR_TIMEOUT_GREETING] = "timeout_greeting",
-	[BLAST_ERR_TIMEOUT_EHLO] = "timeout_ehlo",
-	[BLAST_ERR_TIMEOUT_MAIL] = "timeout_mail",
-	[BLAST_ERR_TIMEOUT_DATA] = "timeout_data",
-	[BLAST_ERR_TIMEOUT_QUIT] = "timeout_quit",
-	[BLAST_ERR_RESET] = "reset",
-	[BLAST_ERR_EOF] = "eof",
-	[BLAST_ERR_GARBAGE] = "garbage",
-	[BLAST_ERR_LINE_TOO_LONG] = "line_too_long",
-	[BLAST_ERR_UNSOLICITED] = "unsolicited",
-	[BLAST_ERR_SEND] = "send",
-	[BLAST_ERR_RECV] = "recv",
-	[BLAST_ERR_LOCAL] = "local",
-	[BLAST_ERR_NO_CHUNKING] = "no_chunking",
-	[BLAST_ERR_REJ_GREETING] = "rejected_greeting",
-	[BLAST_ERR_REJ_EHLO] = "rejected_ehlo",
-	[BLAST_ERR_REJ_MAIL] = "rejected_mail",
-	[BLAST_ERR_REJ_RCPT] = "rejected_rcpt",
-	[BLAST_ERR_REJ_DATA] = "rejected_data",
-	[BLAST_ERR_REJ_EOD] = "rejected_eod",
-	[BLAST_ERR_REJ_RSET] = "rejected_rset",
-	[BLAST_ERR_STOPPED] = "stopped",
+    [BLAST_ERR_REFUSED] = "refused",
+    [BLAST_ERR_UNREACHABLE] = "unreachable",
+    [BLAST_ERR_ADDRNOTAVAIL] = "addr_not_avail",
+    [BLAST_ERR_CONNECT] = "connect_other",
+    [BLAST_ERR_TIMEOUT_CONNECT] = "timeout_connect",
+    [BLAST_ERR_TIMEOUT_GREETING] = "timeout_greeting",
+    [BLAST_ERR_TIMEOUT_EHLO] = "timeout_ehlo",
+    [BLAST_ERR_TIMEOUT_MAIL] = "timeout_mail",
+    [BLAST_ERR_TIMEOUT_DATA] = "timeout_data",
+    [BLAST_ERR_TIMEOUT_QUIT] = "timeout_quit",
+    [BLAST_ERR_RESET] = "reset",
+    [BLAST_ERR_EOF] = "eof",
+    [BLAST_ERR_GARBAGE] = "garbage",
+    [BLAST_ERR_LINE_TOO_LONG] = "line_too_long",
+    [BLAST_ERR_UNSOLICITED] = "unsolicited",
+    [BLAST_ERR_SEND] = "send",
+    [BLAST_ERR_RECV] = "recv",
+    [BLAST_ERR_LOCAL] = "local",
+    [BLAST_ERR_NO_CHUNKING] = "no_chunking",
+    [BLAST_ERR_REJ_GREETING] = "rejected_greeting",
+    [BLAST_ERR_REJ_EHLO] = "rejected_ehlo",
+    [BLAST_ERR_REJ_MAIL] = "rejected_mail",
+    [BLAST_ERR_REJ_RCPT] = "rejected_rcpt",
+    [BLAST_ERR_REJ_DATA] = "rejected_data",
+    [BLAST_ERR_REJ_EOD] = "rejected_eod",
+    [BLAST_ERR_REJ_RSET] = "rejected_rset",
+    [BLAST_ERR_STOPPED] = "stopped",
 };
 
-static const char *const lat_names[BLAST_LAT_COUNT] = {"connect->220", "MAIL->250",
-						       "EOD->250", "total"};
+static const char *const lat_names[BLAST_LAT_COUNT] = {"connect->220", "MAIL->250", "EOD->250",
+                                                       "total"};
 static const char *const lat_keys[BLAST_LAT_COUNT] = {"connect", "mail", "eod", "total"};
 static const double lat_pcts[] = {50.0, 90.0, 99.0, 99.9};
 
@@ -63,39 +63,41 @@ static void report_describe(FILE *f, const struct blast_run *run)
 		fprintf(f, "open loop %.0f msg/s, up to ", c->rate);
 	else
 		fprintf(f, "closed loop, ");
-	fprintf(f, "%u sessions on %u thread%s, ", c->sessions, c->threads, c->threads > 1 ? "s" : "");
+	fprintf(f, "%u sessions on %u thread%s, ", c->sessions, c->threads,
+	        c->threads > 1 ? "s" : "");
 	if (c->per_conn == 0)
 		fprintf(f, "persistent connections, ");
 	else
 		fprintf(f, "%u msg/connection, ", c->per_conn);
 	fprintf(f, "%s%s, %s, %u rcpt\n", c->helo ? "HELO" : "EHLO",
-		c->pipelining ? " + PIPELINING" : "", c->bdat ? "BDAT" : "DATA", c->rcpts);
+	        c->pipelining ? " + PIPELINING" : "", c->bdat ? "BDAT" : "DATA", c->rcpts);
 	fprintf(f, "  messages    %s; pool of %u, mean %.0f bytes, %u lines begin with '.'\n", size,
-		run->pool.n, run->pool.n ? (double)run->pool.msg_bytes / run->pool.n : 0.0,
-		run->pool.dot_lines);
+	        run->pool.n, run->pool.n ? (double)run->pool.msg_bytes / run->pool.n : 0.0,
+	        run->pool.dot_lines);
 }
 
 void blast_report_text(FILE *f, const struct blast_run *run, const struct blast_counters *c,
-		       const struct blast_hist *lat, double elapsed, double cpu_user,
-		       double cpu_sys)
+                       const struct blast_hist *lat, double elapsed, double cpu_user,
+                       double cpu_sys)
 {
 	uint64_t done = c->msg_ok + c->msg_fail;
 	unsigned i, j, nerr = 0;
 
 	report_describe(f, run);
 	fprintf(f, "  result      %llu ok, %llu failed", (unsigned long long)c->msg_ok,
-		(unsigned long long)c->msg_fail);
-	if (run->conf->rate > 0)
-		fprintf(f, ", %llu unsent (due but no free session)", (unsigned long long)c->unsent);
+	        (unsigned long long)c->msg_fail);
+	if (run->conf->rate > 0 || c->unsent > 0)
+		fprintf(f, ", %llu unsent (due or claimed, never started)",
+		        (unsigned long long)c->unsent);
 	fprintf(f, " in %.3f s\n", elapsed);
 	fprintf(f, "  rate        %.1f msg/s, %.2f MB/s of messages, %.2f MB/s on the wire\n",
-		per_s(c->msg_ok, elapsed), per_s(c->bytes_ok, elapsed) / 1e6,
-		per_s(c->bytes_sent, elapsed) / 1e6);
+	        per_s(c->msg_ok, elapsed), per_s(c->bytes_ok, elapsed) / 1e6,
+	        per_s(c->bytes_sent, elapsed) / 1e6);
 	fprintf(f, "  connections %llu ok, %llu failed\n", (unsigned long long)c->conn_ok,
-		(unsigned long long)c->conn_fail);
+	        (unsigned long long)c->conn_fail);
 	fprintf(f, "  replies     2xx %llu  3xx %llu  4xx %llu  5xx %llu\n",
-		(unsigned long long)c->replies[2], (unsigned long long)c->replies[3],
-		(unsigned long long)c->replies[4], (unsigned long long)c->replies[5]);
+	        (unsigned long long)c->replies[2], (unsigned long long)c->replies[3],
+	        (unsigned long long)c->replies[4], (unsigned long long)c->replies[5]);
 	fprintf(f, "  errors     ");
 	for (i = 0; i < BLAST_ERR_COUNT; i++) {
 		if (c->err[i] == 0)
@@ -105,18 +107,20 @@ void blast_report_text(FILE *f, const struct blast_run *run, const struct blast_
 	}
 	fprintf(f, "%s\n", nerr == 0 ? " none" : "");
 	if (c->fallback_pipelining)
-		fprintf(f, "  note        %llu sessions without PIPELINING (server did not offer it)\n",
-			(unsigned long long)c->fallback_pipelining);
+		fprintf(
+		    f, "  note        %llu sessions without PIPELINING (server did not offer it)\n",
+		    (unsigned long long)c->fallback_pipelining);
 	fprintf(f, "  latency ms         p50       p90       p99     p99.9       max     count\n");
 	for (i = 0; i < BLAST_LAT_COUNT; i++) {
 		fprintf(f, "  %-14s", lat_names[i]);
 		for (j = 0; j < sizeof(lat_pcts) / sizeof(lat_pcts[0]); j++)
-			fprintf(f, "%10.3f", (double)blast_hist_percentile(&lat[i], lat_pcts[j]) / 1e6);
+			fprintf(f, "%10.3f",
+			        (double)blast_hist_percentile(&lat[i], lat_pcts[j]) / 1e6);
 		fprintf(f, "%10.3f%10llu\n", (double)lat[i].max / 1e6,
-			(unsigned long long)lat[i].count);
+		        (unsigned long long)lat[i].count);
 	}
-	fprintf(f, "  cpu         user %.3f s, sys %.3f s: %.2f us per message\n", cpu_user, cpu_sys,
-		done ? (cpu_user + cpu_sys) * 1e6 / (double)done : 0.0);
+	fprintf(f, "  cpu         user %.3f s, sys %.3f s: %.2f us per message\n", cpu_user,
+	        cpu_sys, done ? (cpu_user + cpu_sys) * 1e6 / (double)done : 0.0);
 }
 
 static void json_hist(FILE *f, const char *key, const struct blast_hist *h)
@@ -126,7 +130,7 @@ static void json_hist(FILE *f, const char *key, const struct blast_hist *h)
 	fprintf(f, "\"%s\":{\"count\":%llu", key, (unsigned long long)h->count);
 	for (j = 0; j < sizeof(lat_pcts) / sizeof(lat_pcts[0]); j++)
 		fprintf(f, ",\"p%g\":%.1f", lat_pcts[j],
-			(double)blast_hist_percentile(h, lat_pcts[j]) / 1e3);
+		        (double)blast_hist_percentile(h, lat_pcts[j]) / 1e3);
 	fprintf(f, ",\"max\":%.1f,\"mean\":%.1f}", (double)h->max / 1e3, blast_hist_mean(h) / 1e3);
 }
 
@@ -136,20 +140,21 @@ static void json_conf(FILE *f, const struct blast_run *run)
 	char size[128];
 
 	blast_dist_describe(&c->size, size, sizeof(size));
-	fprintf(f, "\"target\":\"%s\",\"mode\":\"%s\",\"rate_target\":%.3f,\"sessions\":%u,"
-		   "\"threads\":%u,\"per_conn\":%u,\"pipelining\":%s,\"bdat\":%s,\"helo\":%s,"
-		   "\"rcpts\":%u,\"size\":\"%s\",\"pool\":{\"messages\":%u,\"mean_bytes\":%.1f,"
-		   "\"dot_lines\":%u},\"run_id\":\"%08x\",",
-		c->target, c->rate > 0 ? "open" : "closed", c->rate, c->sessions, c->threads,
-		c->per_conn, c->pipelining ? "true" : "false", c->bdat ? "true" : "false",
-		c->helo ? "true" : "false", c->rcpts, size, run->pool.n,
-		run->pool.n ? (double)run->pool.msg_bytes / run->pool.n : 0.0, run->pool.dot_lines,
-		run->run_id);
+	fprintf(f,
+	        "\"target\":\"%s\",\"mode\":\"%s\",\"rate_target\":%.3f,\"sessions\":%u,"
+	        "\"threads\":%u,\"per_conn\":%u,\"pipelining\":%s,\"bdat\":%s,\"helo\":%s,"
+	        "\"rcpts\":%u,\"size\":\"%s\",\"pool\":{\"messages\":%u,\"mean_bytes\":%.1f,"
+	        "\"dot_lines\":%u},\"run_id\":\"%08x\",",
+	        c->target, c->rate > 0 ? "open" : "closed", c->rate, c->sessions, c->threads,
+	        c->per_conn, c->pipelining ? "true" : "false", c->bdat ? "true" : "false",
+	        c->helo ? "true" : "false", c->rcpts, size, run->pool.n,
+	        run->pool.n ? (double)run->pool.msg_bytes / run->pool.n : 0.0, run->pool.dot_lines,
+	        run->run_id);
 }
 
 void blast_report_json(FILE *f, const struct blast_run *run, const struct blast_counters *c,
-		       const struct blast_hist *lat, double elapsed, double cpu_user,
-		       double cpu_sys)
+                       const struct blast_hist *lat, double elapsed, double cpu_user,
+                       double cpu_sys)
 {
 	uint64_t done = c->msg_ok + c->msg_fail;
 	unsigned i;
@@ -157,38 +162,38 @@ void blast_report_json(FILE *f, const struct blast_run *run, const struct blast_
 	fputc('{', f);
 	json_conf(f, run);
 	fprintf(f, "\"elapsed_s\":%.6f,\"messages\":{\"ok\":%llu,\"failed\":%llu,\"unsent\":%llu},",
-		elapsed, (unsigned long long)c->msg_ok, (unsigned long long)c->msg_fail,
-		(unsigned long long)c->unsent);
+	        elapsed, (unsigned long long)c->msg_ok, (unsigned long long)c->msg_fail,
+	        (unsigned long long)c->unsent);
 	fprintf(f, "\"msgs_per_s\":%.1f,\"mb_per_s\":%.3f,\"wire_mb_per_s\":%.3f,",
-		per_s(c->msg_ok, elapsed), per_s(c->bytes_ok, elapsed) / 1e6,
-		per_s(c->bytes_sent, elapsed) / 1e6);
+	        per_s(c->msg_ok, elapsed), per_s(c->bytes_ok, elapsed) / 1e6,
+	        per_s(c->bytes_sent, elapsed) / 1e6);
 	fprintf(f, "\"bytes_ok\":%llu,\"bytes_sent\":%llu,\"rcpt_ok\":%llu,",
-		(unsigned long long)c->bytes_ok, (unsigned long long)c->bytes_sent,
-		(unsigned long long)c->rcpt_ok);
+	        (unsigned long long)c->bytes_ok, (unsigned long long)c->bytes_sent,
+	        (unsigned long long)c->rcpt_ok);
 	fprintf(f, "\"connections\":{\"ok\":%llu,\"failed\":%llu},", (unsigned long long)c->conn_ok,
-		(unsigned long long)c->conn_fail);
+	        (unsigned long long)c->conn_fail);
 	fprintf(f, "\"replies\":{\"2xx\":%llu,\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu},",
-		(unsigned long long)c->replies[2], (unsigned long long)c->replies[3],
-		(unsigned long long)c->replies[4], (unsigned long long)c->replies[5]);
+	        (unsigned long long)c->replies[2], (unsigned long long)c->replies[3],
+	        (unsigned long long)c->replies[4], (unsigned long long)c->replies[5]);
 	fprintf(f, "\"errors\":{");
 	for (i = 0; i < BLAST_ERR_COUNT; i++)
 		fprintf(f, "%s\"%s\":%llu", i ? "," : "", blast_err_names[i],
-			(unsigned long long)c->err[i]);
+		        (unsigned long long)c->err[i]);
 	fprintf(f, "},\"fallback_pipelining\":%llu,\"latency_us\":{",
-		(unsigned long long)c->fallback_pipelining);
+	        (unsigned long long)c->fallback_pipelining);
 	for (i = 0; i < BLAST_LAT_COUNT; i++) {
 		if (i)
 			fputc(',', f);
 		json_hist(f, lat_keys[i], &lat[i]);
 	}
 	fprintf(f, "},\"cpu\":{\"user_s\":%.6f,\"sys_s\":%.6f,\"us_per_msg\":%.3f}}\n", cpu_user,
-		cpu_sys, done ? (cpu_user + cpu_sys) * 1e6 / (double)done : 0.0);
+	        cpu_sys, done ? (cpu_user + cpu_sys) * 1e6 / (double)done : 0.0);
 }
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
 void blast_progress(FILE *f, struct blast_thread *ths, unsigned n, double elapsed,
-		    struct blast_counters *prev, double dt)
+                    struct blast_counters *prev, double dt)
 {
 	uint64_t ok = 0, fail = 0, bytes = 0, open = 0, errs = 0;
 	unsigned i, e;
@@ -201,10 +206,12 @@ void blast_progress(FILE *f, struct blast_thread *ths, unsigned n, double elapse
 		for (e = 0; e < BLAST_ERR_COUNT; e++)
 			errs += LOAD(ths[i].c.err[e]);
 	}
-	fprintf(f, "\r%7.1fs %10.0f msg/s %8.2f MB/s  ok %llu  failed %llu  errors %llu  open %llu\033[K",
-		elapsed, dt > 0 ? (double)(ok - prev->msg_ok) / dt : 0.0,
-		dt > 0 ? (double)(bytes - prev->bytes_ok) / dt / 1e6 : 0.0, (unsigned long long)ok,
-		(unsigned long long)fail, (unsigned long long)errs, (unsigned long long)open);
+	fprintf(
+	    f,
+	    "\r%7.1fs %10.0f msg/s %8.2f MB/s  ok %llu  failed %llu  errors %llu  open %llu\033[K",
+	    elapsed, dt > 0 ? (double)(ok - prev->msg_ok) / dt : 0.0,
+	    dt > 0 ? (double)(bytes - prev->bytes_ok) / dt / 1e6 : 0.0, (unsigned long long)ok,
+	    (unsigned long long)fail, (unsigned long long)errs, (unsigned long long)open);
 	fflush(f);
 	prev->msg_ok = ok;
 	prev->bytes_ok = bytes;

@@ -38,8 +38,8 @@ static const char data_cmd[] = "DATA\r\n";
 const char *blast_phase_name(unsigned phase)
 {
 	static const char *const names[] = {"free", "connecting", "greeting", "ehlo",
-					    "helo", "idle",       "txn",      "rset",
-					    "quit", "closing",    "backoff", "linger"};
+	                                    "helo", "idle",       "txn",      "rset",
+	                                    "quit", "closing",    "backoff",  "linger"};
 
 	return phase < sizeof(names) / sizeof(names[0]) ? names[phase] : "?";
 }
@@ -48,8 +48,8 @@ int blast_sess_alloc(struct blast_thread *th, struct blast_sess *s)
 {
 	const struct blast_conf *c = th->conf;
 	size_t per_rcpt = (size_t)c->to.pre_len + c->to.post_len + 40;
-	size_t cap = 600 + (size_t)c->from.pre_len + c->from.post_len + (size_t)c->rcpts * per_rcpt +
-		     th->run->hdr.len;
+	size_t cap = 600 + (size_t)c->from.pre_len + c->from.post_len +
+	             (size_t)c->rcpts * per_rcpt + th->run->hdr.len;
 
 	memset(s, 0, sizeof(*s));
 	s->conn.fd = -1;
@@ -73,7 +73,7 @@ static unsigned step_kind(const struct blast_thread *th, unsigned i)
 	return i == n + 1 ? K_DATA : K_EOD;
 }
 
-static void sess_close(struct blast_thread *th, struct blast_sess *s)
+void blast_sess_close(struct blast_thread *th, struct blast_sess *s)
 {
 	if (s->phase == BLAST_PH_CLOSING || s->phase == BLAST_PH_FREE)
 		return;
@@ -87,8 +87,8 @@ static void sess_msg_end(struct blast_thread *th, struct blast_sess *s, bool ok)
 	if (!s->have_msg)
 		return;
 	s->have_msg = 0;
-	th->t_last = th->now;
 	if (ok) {
+		th->t_last = th->now;
 		BLAST_ADD(th, msg_ok, 1);
 		BLAST_ADD(th, bytes_ok, s->body->msg_len);
 	} else {
@@ -98,15 +98,13 @@ static void sess_msg_end(struct blast_thread *th, struct blast_sess *s, bool ok)
 
 void blast_sess_abort(struct blast_thread *th, struct blast_sess *s, enum blast_err e)
 {
-	if (getenv("BLAST_DEBUG"))
-		fprintf(stderr, "abort %s in %s sent %u got %u q %u\n", blast_err_names[e], blast_phase_name(s->phase), s->sent, s->got, s->quit_queued);
 	BLAST_ERR(th, e);
 	sess_msg_end(th, s, false);
-	sess_close(th, s);
+	blast_sess_close(th, s);
 }
 
 static void sess_send(struct blast_thread *th, struct blast_sess *s, const struct iovec *iov,
-		      unsigned n)
+                      unsigned n)
 {
 	unsigned i;
 	int ret = th->tp.ops->send(&th->tp, &s->conn, iov, n);
@@ -163,8 +161,8 @@ void blast_sess_connect(struct blast_thread *th, struct blast_sess *s)
 	s->quit_queued = 0;
 	s->counted = 0;
 	s->conn_failed = 0;
-	ret = th->tp.ops->connect(&th->tp, &s->conn, (const struct sockaddr *)&c->addr,
-				  c->addr_len);
+	ret =
+	    th->tp.ops->connect(&th->tp, &s->conn, (const struct sockaddr *)&c->addr, c->addr_len);
 	if (ret != 0) {
 		BLAST_ADD(th, conn_fail, 1);
 		BLAST_ERR(th, ret == -EADDRNOTAVAIL ? BLAST_ERR_ADDRNOTAVAIL : BLAST_ERR_LOCAL);
@@ -312,12 +310,12 @@ void blast_sess_begin(struct blast_thread *th, struct blast_sess *s)
 }
 
 static void txn_end(struct blast_thread *th, struct blast_sess *s, bool ok,
-		    const struct blast_reply *r)
+                    const struct blast_reply *r)
 {
 	if (ok) {
 		blast_hist_record(&th->lat[BLAST_LAT_EOD], th->now - s->t_eod);
 		blast_hist_record(&th->lat[BLAST_LAT_TOTAL],
-				  th->now - (th->conf->rate > 0 ? s->t_start : s->t_mail));
+		                  th->now - (th->conf->rate > 0 ? s->t_start : s->t_mail));
 		if (th->run->verify_fd >= 0) {
 			char qid[64];
 			int q = blast_reply_queue_id(r->text, r->text_len, qid, sizeof(qid));
@@ -470,7 +468,7 @@ static void sess_recv(struct blast_thread *th, struct blast_sess *s, const struc
 
 	if (ev->res <= 0) {
 		if (s->phase == BLAST_PH_QUIT || s->phase == BLAST_PH_LINGER)
-			sess_close(th, s);
+			blast_sess_close(th, s);
 		else if (ev->res == 0)
 			blast_sess_abort(th, s, BLAST_ERR_EOF);
 		else if (ev->res == -ECONNRESET || ev->res == -EPIPE)
@@ -485,8 +483,8 @@ static void sess_recv(struct blast_thread *th, struct blast_sess *s, const struc
 		if (n == 0)
 			return;
 		if (n < 0) {
-			blast_sess_abort(th, s,
-					 n == -EMSGSIZE ? BLAST_ERR_LINE_TOO_LONG : BLAST_ERR_GARBAGE);
+			blast_sess_abort(
+			    th, s, n == -EMSGSIZE ? BLAST_ERR_LINE_TOO_LONG : BLAST_ERR_GARBAGE);
 			return;
 		}
 		off += (size_t)n;
@@ -578,13 +576,13 @@ void blast_sess_event(struct blast_thread *th, struct blast_sess *s, const struc
 void blast_sess_expire(struct blast_thread *th, struct blast_sess *s)
 {
 	static const uint8_t kinds[] = {
-		[BLAST_PH_CONNECTING] = BLAST_ERR_TIMEOUT_CONNECT,
-		[BLAST_PH_GREETING] = BLAST_ERR_TIMEOUT_GREETING,
-		[BLAST_PH_EHLO] = BLAST_ERR_TIMEOUT_EHLO,
-		[BLAST_PH_HELO] = BLAST_ERR_TIMEOUT_EHLO,
-		[BLAST_PH_TXN] = BLAST_ERR_TIMEOUT_MAIL,
-		[BLAST_PH_RSET] = BLAST_ERR_TIMEOUT_MAIL,
-		[BLAST_PH_QUIT] = BLAST_ERR_TIMEOUT_QUIT,
+	    [BLAST_PH_CONNECTING] = BLAST_ERR_TIMEOUT_CONNECT,
+	    [BLAST_PH_GREETING] = BLAST_ERR_TIMEOUT_GREETING,
+	    [BLAST_PH_EHLO] = BLAST_ERR_TIMEOUT_EHLO,
+	    [BLAST_PH_HELO] = BLAST_ERR_TIMEOUT_EHLO,
+	    [BLAST_PH_TXN] = BLAST_ERR_TIMEOUT_MAIL,
+	    [BLAST_PH_RSET] = BLAST_ERR_TIMEOUT_MAIL,
+	    [BLAST_PH_QUIT] = BLAST_ERR_TIMEOUT_QUIT,
 	};
 	enum blast_err e;
 
@@ -594,7 +592,7 @@ void blast_sess_expire(struct blast_thread *th, struct blast_sess *s)
 		return;
 	}
 	if (s->phase >= sizeof(kinds) || kinds[s->phase] == 0) {
-		sess_close(th, s);
+		blast_sess_close(th, s);
 		return;
 	}
 	e = (enum blast_err)kinds[s->phase];

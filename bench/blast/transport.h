@@ -44,10 +44,10 @@ enum blast_ev_type {
 /* Per-connection state used by the transport; embedded in the session. */
 struct blast_conn {
 	int fd;
-	uint16_t inflight;  /* transport requests not yet completed */
-	uint16_t flags;     /* transport-private BLAST_CF_* */
-	uint32_t sent;      /* bytes of the current send already written */
-	uint32_t total;     /* bytes of the current send */
+	uint16_t inflight; /* transport requests not yet completed */
+	uint16_t flags;    /* transport-private BLAST_CF_* */
+	uint32_t sent;     /* bytes of the current send already written */
+	uint32_t total;    /* bytes of the current send */
 	struct iovec iov[BLAST_CONN_IOV_MAX];
 	struct msghdr msg;
 	unsigned iovcnt;
@@ -77,7 +77,7 @@ struct blast_tp_ops {
 	int (*open)(struct blast_tp *tp, const struct blast_tp_conf *conf);
 	void (*shutdown)(struct blast_tp *tp);
 	int (*connect)(struct blast_tp *tp, struct blast_conn *c, const struct sockaddr *sa,
-		       socklen_t salen);
+	               socklen_t salen);
 	int (*send)(struct blast_tp *tp, struct blast_conn *c, const struct iovec *iov, unsigned n);
 	int (*close)(struct blast_tp *tp, struct blast_conn *c);
 	int (*wait)(struct blast_tp *tp, struct blast_ev *ev, unsigned max, uint64_t timeout_ns);

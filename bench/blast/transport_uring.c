@@ -81,9 +81,9 @@ static void tpu_tag(struct io_uring_sqe *sqe, struct blast_conn *c, enum tpu_tag
 static int tpu_ring_init(struct tpu *t, unsigned entries, unsigned max_conns)
 {
 	static const unsigned flag_sets[] = {
-		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL,
-		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL,
-		0,
+	    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+	    IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+	    0,
 	};
 	struct io_uring_params p;
 	unsigned cq = max_conns * 4u, i;
@@ -133,7 +133,7 @@ static int tpu_bufs_init(struct tpu *t, unsigned max_conns, unsigned buf_size)
 	io_uring_buf_ring_init(t->br);
 	for (i = 0; i < n; i++)
 		io_uring_buf_ring_add(t->br, t->bufs + (size_t)i * buf_size, buf_size,
-				      (unsigned short)i, io_uring_buf_ring_mask(n), (int)i);
+		                      (unsigned short)i, io_uring_buf_ring_mask(n), (int)i);
 	io_uring_buf_ring_advance(t->br, (int)n);
 	return 0;
 }
@@ -190,7 +190,7 @@ static int tpu_arm_recv(struct tpu *t, struct blast_conn *c)
 }
 
 static int tpu_connect(struct blast_tp *tp, struct blast_conn *c, const struct sockaddr *sa,
-		       socklen_t salen)
+                       socklen_t salen)
 {
 	struct tpu *t = tp->impl;
 	struct io_uring_sqe *sqe;
@@ -238,8 +238,7 @@ static int tpu_submit_send(struct tpu *t, struct blast_conn *c)
 	return 0;
 }
 
-static int tpu_send(struct blast_tp *tp, struct blast_conn *c, const struct iovec *iov,
-		    unsigned n)
+static int tpu_send(struct blast_tp *tp, struct blast_conn *c, const struct iovec *iov, unsigned n)
 {
 	unsigned i, k = 0;
 	size_t total = 0;
@@ -314,58 +313,80 @@ static void tpu_close_step(struct tpu *t, struct blast_conn *c)
 	c->inflight++;
 }
 
-/* One completion; returns 1 when *ev was filled. */
+/* A receive completion; returns 0 when it produces no event (re-armed after -ENOBUFS). */
+static int tpu_on_recv(struct tpu *t, struct blast_conn *c, struct io_uring_cqe *cqe,
+                       struct blast_ev *ev, bool closing)
+{
+	bool more = cqe->flags & IORING_CQE_F_MORE;
+	int res = cqe->res;
+
+	if (!more)
+		c->flags &= (uint16_t)~CF_RECV;
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		ev->buf = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+		ev->data = t->bufs + (size_t)ev->buf * t->buf_size;
+		ev->len = res > 0 ? (unsigned)res : 0;
+	}
+	if (closing) {
+		if (ev->data != NULL)
+			t->tp->ops->release(t->tp, ev);
+		return 0;
+	}
+	if (!more && (res > 0 || res == -ENOBUFS) && tpu_arm_recv(t, c) != 0)
+		ev->res = -ENOBUFS; /* cannot happen after a submit; the session aborts */
+	else if (res == -ENOBUFS)
+		return 0; /* no free buffer for a moment: re-armed */
+	ev->type = BLAST_EV_RECV;
+	return 1;
+}
+
+/* A send completion; returns 0 while the rest of a short write is being resubmitted. */
+static int tpu_on_send(struct tpu *t, struct blast_conn *c, int res, struct blast_ev *ev,
+                       bool closing)
+{
+	ev->type = BLAST_EV_SENT;
+	if (!closing && res > 0 && c->sent + (unsigned)res < c->total) {
+		c->sent += (unsigned)res;
+		tpu_advance(c, (size_t)res);
+		if (tpu_submit_send(t, c) == 0)
+			return 0;
+		ev->res = -EBUSY;
+	} else if (res == 0) {
+		ev->res = -EPIPE;
+	} else if (res > 0) {
+		ev->res = (int)c->total;
+	}
+	c->flags &= (uint16_t)~CF_SEND;
+	return 1;
+}
+
+/* One completion; returns 1 when *ev was filled. Nothing but CLOSED is reported for a
+ * connection after close(); its last completion issues the close request. */
 static int tpu_complete(struct tpu *t, struct io_uring_cqe *cqe, struct blast_ev *ev)
 {
 	struct blast_conn *c = (struct blast_conn *)(uintptr_t)(cqe->user_data & ~(uint64_t)7);
 	enum tpu_tag tag = (enum tpu_tag)(cqe->user_data & 7);
-	bool more = cqe->flags & IORING_CQE_F_MORE;
 	bool closing = c->flags & CF_CLOSING;
-	int res = cqe->res;
+	int n = 0;
 
 	ev->conn = c;
-	ev->res = res;
+	ev->res = cqe->res;
 	ev->data = NULL;
 	ev->len = 0;
-	if (!more)
+	if (!(cqe->flags & IORING_CQE_F_MORE))
 		c->inflight--;
 	switch (tag) {
 	case TAG_CONNECT:
 		ev->type = BLAST_EV_CONNECT;
-		if (res == 0 && !closing && tpu_arm_recv(t, c) != 0)
+		if (cqe->res == 0 && !closing && tpu_arm_recv(t, c) != 0)
 			ev->res = -ENOBUFS;
+		n = 1;
 		break;
 	case TAG_RECV:
-		if (!more)
-			c->flags &= (uint16_t)~CF_RECV;
-		if (cqe->flags & IORING_CQE_F_BUFFER) {
-			ev->buf = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-			ev->data = t->bufs + (size_t)ev->buf * t->buf_size;
-			ev->len = res > 0 ? (unsigned)res : 0;
-		}
-		if (closing && ev->data != NULL)
-			t->tp->ops->release(t->tp, ev);
-		if (!closing && !more && (res > 0 || res == -ENOBUFS))
-			if (tpu_arm_recv(t, c) != 0)
-				ev->res = res > 0 ? res : -ENOBUFS;
-		if (res == -ENOBUFS && (c->flags & CF_RECV))
-			return 0;
-		ev->type = BLAST_EV_RECV;
+		n = tpu_on_recv(t, c, cqe, ev, closing);
 		break;
 	case TAG_SEND:
-		ev->type = BLAST_EV_SENT;
-		if (!closing && res > 0 && c->sent + (unsigned)res < c->total) {
-			c->sent += (unsigned)res;
-			tpu_advance(c, (size_t)res);
-			if (tpu_submit_send(t, c) == 0)
-				return 0;
-			ev->res = -EBUSY;
-		} else if (res == 0) {
-			ev->res = -EPIPE;
-		} else if (res > 0) {
-			ev->res = (int)c->total;
-		}
-		c->flags &= (uint16_t)~CF_SEND;
+		n = tpu_on_send(t, c, cqe->res, ev, closing);
 		break;
 	case TAG_CANCEL:
 		break;
@@ -381,7 +402,7 @@ static int tpu_complete(struct tpu *t, struct io_uring_cqe *cqe, struct blast_ev
 			tpu_close_step(t, c);
 		return 0;
 	}
-	return tag != TAG_CANCEL;
+	return n;
 }
 
 static int tpu_wait(struct blast_tp *tp, struct blast_ev *ev, unsigned max, uint64_t timeout_ns)
@@ -426,18 +447,18 @@ static void tpu_release(struct blast_tp *tp, const struct blast_ev *ev)
 	struct tpu *t = tp->impl;
 
 	io_uring_buf_ring_add(t->br, t->bufs + (size_t)ev->buf * t->buf_size, t->buf_size,
-			      (unsigned short)ev->buf, io_uring_buf_ring_mask(t->nbufs),
-			      (int)t->br_added);
+	                      (unsigned short)ev->buf, io_uring_buf_ring_mask(t->nbufs),
+	                      (int)t->br_added);
 	t->br_added++;
 }
 
 const struct blast_tp_ops blast_tp_uring = {
-	.name = "io_uring",
-	.open = tpu_open,
-	.shutdown = tpu_shutdown,
-	.connect = tpu_connect,
-	.send = tpu_send,
-	.close = tpu_close,
-	.wait = tpu_wait,
-	.release = tpu_release,
+    .name = "io_uring",
+    .open = tpu_open,
+    .shutdown = tpu_shutdown,
+    .connect = tpu_connect,
+    .send = tpu_send,
+    .close = tpu_close,
+    .wait = tpu_wait,
+    .release = tpu_release,
 };

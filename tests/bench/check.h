@@ -13,17 +13,16 @@
 
 static unsigned check_passed, check_failed;
 
-#define CHECK(cond, ...)                                                            \
-	do {                                                                        \
-		if (cond) {                                                         \
-			check_passed++;                                             \
-		} else {                                                            \
-			check_failed++;                                             \
-			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__,     \
-				__LINE__, #cond);                                   \
-			fprintf(stderr, __VA_ARGS__);                               \
-			fputc('\n', stderr);                                        \
-		}                                                                   \
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		if (cond) {                                                                        \
+			check_passed++;                                                            \
+		} else {                                                                           \
+			check_failed++;                                                            \
+			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);   \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fputc('\n', stderr);                                                       \
+		}                                                                                  \
 	} while (0)
 
 static inline int check_summary(void)

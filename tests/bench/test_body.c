@@ -73,8 +73,9 @@ static size_t unstuff(char *dst, const char *src, size_t n)
 static void test_generator(void)
 {
 	static const size_t sizes[] = {400, 401, 402, 512, 777, 1024, 4096, 10240, 65537, 1 << 20};
-	static const unsigned flagsets[] = {0, BLAST_BODY_8BIT, BLAST_BODY_8BIT | BLAST_BODY_UTF8HDR,
-					    BLAST_BODY_ATTACH, BLAST_BODY_ATTACH | BLAST_BODY_8BIT};
+	static const unsigned flagsets[] = {0, BLAST_BODY_8BIT,
+	                                    BLAST_BODY_8BIT | BLAST_BODY_UTF8HDR, BLAST_BODY_ATTACH,
+	                                    BLAST_BODY_ATTACH | BLAST_BODY_8BIT};
 	struct blast_rng r;
 	char *m = malloc(1 << 20);
 	unsigned s, f, rep;
@@ -97,18 +98,19 @@ static void test_generator(void)
 					continue;
 				CHECK(memcmp(m + body - 4, "\r\n\r\n", 4) == 0, "blank line");
 				scan_lines(m, sizes[s], body, &li);
-				CHECK(li.bad_eol == 0, "size %zu flags %u: %u bare CR/LF", sizes[s], fl,
-				      li.bad_eol);
-				CHECK(li.too_long == 0, "size %zu flags %u: %u long lines", sizes[s], fl,
-				      li.too_long);
+				CHECK(li.bad_eol == 0, "size %zu flags %u: %u bare CR/LF", sizes[s],
+				      fl, li.bad_eol);
+				CHECK(li.too_long == 0, "size %zu flags %u: %u long lines",
+				      sizes[s], fl, li.too_long);
 				CHECK((li.eight_bit_hdr > 0) == !!(fl & BLAST_BODY_UTF8HDR),
 				      "size %zu flags %u: 8-bit header bytes %u", sizes[s], fl,
 				      li.eight_bit_hdr);
 				if (!(fl & BLAST_BODY_8BIT))
 					CHECK(li.eight_bit_body == 0, "7-bit body has 8-bit bytes");
 				if (fl & BLAST_BODY_ATTACH)
-					CHECK(memmem(m, sizes[s], "Content-Transfer-Encoding: base64", 33) &&
-						      memmem(m, sizes[s], "--\r\n", 4),
+					CHECK(memmem(m, sizes[s],
+					             "Content-Transfer-Encoding: base64", 33) &&
+					          memmem(m, sizes[s], "--\r\n", 4),
 					      "attachment and closing boundary");
 			}
 	free(m);
@@ -117,12 +119,12 @@ static void test_generator(void)
 static void test_stuffing(void)
 {
 	static const char *const in[] = {
-		".\r\n", "..\r\n", "a\r\n.\r\nb\r\n", ".x\r\n.\r\n..\r\n", "no dots\r\n",
-		"\r\n.\r\n", "x.\r\n.y\r\n",
+	    ".\r\n",       "..\r\n",    "a\r\n.\r\nb\r\n", ".x\r\n.\r\n..\r\n",
+	    "no dots\r\n", "\r\n.\r\n", "x.\r\n.y\r\n",
 	};
 	static const char *const out[] = {
-		"..\r\n", "...\r\n", "a\r\n..\r\nb\r\n", "..x\r\n..\r\n...\r\n", "no dots\r\n",
-		"\r\n..\r\n", "x.\r\n..y\r\n",
+	    "..\r\n",      "...\r\n",    "a\r\n..\r\nb\r\n", "..x\r\n..\r\n...\r\n",
+	    "no dots\r\n", "\r\n..\r\n", "x.\r\n..y\r\n",
 	};
 	char buf[64];
 	unsigned i;
@@ -175,14 +177,15 @@ static void test_stuff_generated(void)
 }
 
 static void check_pool_entry(const struct blast_pool *p, unsigned i, bool stuffed, size_t hdr_len,
-			     char *u)
+                             char *u)
 {
 	const struct blast_body *b = &p->bodies[i];
 	size_t n = b->len, ulen;
 	const char *body;
 
 	if (stuffed) {
-		CHECK(n >= 5 && memcmp(b->data + n - 5, "\r\n.\r\n", 5) == 0, "entry %u terminated", i);
+		CHECK(n >= 5 && memcmp(b->data + n - 5, "\r\n.\r\n", 5) == 0, "entry %u terminated",
+		      i);
 		ulen = unstuff(u, b->data, n - 3);
 	} else {
 		memcpy(u, b->data, n);
@@ -248,8 +251,8 @@ static void test_hdr_block(void)
 	struct blast_hdr_tmpl t;
 	char id[BLAST_ID_LEN + 1], out[400];
 	const char *want = "Message-ID: <0badcafe.07.0000012345@mx.example.test>\r\n"
-			   "X-Blast-Id: 0badcafe.07.0000012345\r\n"
-			   "X-Blast-Sum: crc32 cbf43926\r\n";
+	                   "X-Blast-Id: 0badcafe.07.0000012345\r\n"
+	                   "X-Blast-Sum: crc32 cbf43926\r\n";
 
 	CHECK(blast_hdr_init(&t, "mx.example.test") == 0, "hdr init");
 	blast_msg_id(id, 0x0badcafe, 7, 12345);
@@ -264,9 +267,13 @@ static void test_hdr_block(void)
 
 static void test_vectors(void)
 {
-	static const char *const b64[][2] = {{"", ""},         {"f", "Zg=="},     {"fo", "Zm8="},
-					     {"foo", "Zm9v"},  {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
-					     {"foobar", "Zm9vYmFy"}};
+	static const char *const b64[][2] = {{"", ""},
+	                                     {"f", "Zg=="},
+	                                     {"fo", "Zm8="},
+	                                     {"foo", "Zm9v"},
+	                                     {"foob", "Zm9vYg=="},
+	                                     {"fooba", "Zm9vYmE="},
+	                                     {"foobar", "Zm9vYmFy"}};
 	char out[16];
 	unsigned i;
 

@@ -19,10 +19,10 @@ static void test_parse_size(void)
 		int ok;
 		uint64_t v;
 	} t[] = {
-		{"512", 1, 512},       {"10k", 1, 10240},      {"10K", 1, 10240},
-		{"1M", 1, 1048576},    {"1.5k", 1, 1536},      {"2g", 1, 2147483648ull},
-		{"100kb", 1, 102400},  {"abc", 0, 0},          {"-1", 0, 0},
-		{"10q", 0, 0},         {"", 0, 0},             {"1e20", 0, 0},
+	    {"512", 1, 512},      {"10k", 1, 10240}, {"10K", 1, 10240},
+	    {"1M", 1, 1048576},   {"1.5k", 1, 1536}, {"2g", 1, 2147483648ull},
+	    {"100kb", 1, 102400}, {"abc", 0, 0},     {"-1", 0, 0},
+	    {"10q", 0, 0},        {"", 0, 0},        {"1e20", 0, 0},
 	};
 	unsigned i;
 
@@ -43,20 +43,20 @@ static void test_parse_dist(void)
 		int ok;
 		enum blast_dist_kind kind;
 	} t[] = {
-		{"10k", 1, BLAST_DIST_FIXED},
-		{"fixed:2k", 1, BLAST_DIST_FIXED},
-		{"uniform:1k-100k", 1, BLAST_DIST_UNIFORM},
-		{"uniform:1k,2k", 1, BLAST_DIST_UNIFORM},
-		{"lognormal:16k,1.2", 1, BLAST_DIST_LOGNORMAL},
-		{"lognormal:16k,1.2,4m", 1, BLAST_DIST_LOGNORMAL},
-		{"uniform:5k-1k", 0, 0},
-		{"uniform:5k", 0, 0},
-		{"lognormal:0,1", 0, 0},
-		{"lognormal:10k", 0, 0},
-		{"lognormal:10k,-1", 0, 0},
-		{"lognormal:10k,1,100", 0, 0},
-		{"poisson:1k", 0, 0},
-		{"uniform:x-y", 0, 0},
+	    {"10k", 1, BLAST_DIST_FIXED},
+	    {"fixed:2k", 1, BLAST_DIST_FIXED},
+	    {"uniform:1k-100k", 1, BLAST_DIST_UNIFORM},
+	    {"uniform:1k,2k", 1, BLAST_DIST_UNIFORM},
+	    {"lognormal:16k,1.2", 1, BLAST_DIST_LOGNORMAL},
+	    {"lognormal:16k,1.2,4m", 1, BLAST_DIST_LOGNORMAL},
+	    {"uniform:5k-1k", 0, 0},
+	    {"uniform:5k", 0, 0},
+	    {"lognormal:0,1", 0, 0},
+	    {"lognormal:10k", 0, 0},
+	    {"lognormal:10k,-1", 0, 0},
+	    {"lognormal:10k,1,100", 0, 0},
+	    {"poisson:1k", 0, 0},
+	    {"uniform:x-y", 0, 0},
 	};
 	struct blast_dist d;
 	unsigned i;
@@ -69,7 +69,7 @@ static void test_parse_dist(void)
 			CHECK(d.kind == t[i].kind, "'%s' kind %d", t[i].s, d.kind);
 	}
 	CHECK(blast_dist_parse(&d, "lognormal:16k,1.2,4m") == 0 && d.a == 16384 &&
-		      fabs(d.sigma - 1.2) < 1e-12 && d.max == 4194304,
+	          fabs(d.sigma - 1.2) < 1e-12 && d.max == 4194304,
 	      "lognormal fields");
 }
 

@@ -36,7 +36,7 @@ static void test_geometry(unsigned sub_bits)
 			bad++;
 		/* bucket width relative to its lowest value stays within the bound */
 		if (lo >= (1ull << sub_bits) && (double)(hi - lo + 1) / (double)lo >
-						       1.0 / (double)(1u << (sub_bits - 1)) + 1e-12)
+		                                    1.0 / (double)(1u << (sub_bits - 1)) + 1e-12)
 			bad++;
 	}
 	CHECK(bad == 0, "sub_bits %u: %u geometry violations", sub_bits, bad);

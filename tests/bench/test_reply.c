@@ -33,37 +33,47 @@ struct rcase {
 	int err; /* after the wanted replies: 0 (input ends cleanly) or -EPROTO / -EMSGSIZE */
 };
 
-#define ALL_EXT                                                                               \
-	(BLAST_EXT_PIPELINING | BLAST_EXT_CHUNKING | BLAST_EXT_8BITMIME | BLAST_EXT_SMTPUTF8 | \
+#define ALL_EXT                                                                                    \
+	(BLAST_EXT_PIPELINING | BLAST_EXT_CHUNKING | BLAST_EXT_8BITMIME | BLAST_EXT_SMTPUTF8 |     \
 	 BLAST_EXT_SIZE | BLAST_EXT_ENHANCEDSTATUSCODES)
 
 static const struct rcase cases[] = {
-	{"greeting", "220 mx.example.test ESMTP\r\n", 1, {{220, 1, 0, "mx.example.test ESMTP"}}, 0},
-	{"ehlo", "250-mx.example.test\r\n250-PIPELINING\r\n250-chunking\r\n250-8BITMIME\r\n"
-		 "250-SMTPUTF8\r\n250-SIZE 10240000\r\n250 ENHANCEDSTATUSCODES\r\n",
-	 1, {{250, 7, ALL_EXT, "ENHANCEDSTATUSCODES"}}, 0},
-	{"keyword on first line ignored", "250-PIPELINING\r\n250 ok\r\n", 1, {{250, 2, 0, "ok"}}, 0},
-	{"code alone", "250\r\n", 1, {{250, 1, 0, ""}}, 0},
-	{"code alone multi", "250-x\r\n250\r\n", 1, {{250, 2, 0, ""}}, 0},
-	{"bare LF", "250 ok\n354 go\n", 2, {{250, 1, 0, "ok"}, {354, 1, 0, "go"}}, 0},
-	{"pipelined group", "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n",
-	 3, {{250, 1, 0, "2.1.0 Ok"}, {250, 1, 0, "2.1.5 Ok"},
-	     {354, 1, 0, "End data with <CR><LF>.<CR><LF>"}}, 0},
-	{"CR inside text", "250 a\rb\r\n", 1, {{250, 1, 0, "a\rb"}}, 0},
-	{"empty text", "221 \r\n", 1, {{221, 1, 0, ""}}, 0},
-	{"4xx and 5xx", "451 4.3.0 later\r\n550 5.1.1 no\r\n", 2,
-	 {{451, 1, 0, "4.3.0 later"}, {550, 1, 0, "5.1.1 no"}}, 0},
-	{"incomplete tail", "250 ok\r\n25", 1, {{250, 1, 0, "ok"}}, 0},
-	{"garbage words", "hello world\r\n", 0, {{0}}, -EPROTO},
-	{"garbage short code", "25\r\n", 0, {{0}}, -EPROTO},
-	{"garbage four digits", "2500 ok\r\n", 0, {{0}}, -EPROTO},
-	{"garbage first digit 6", "650 x\r\n", 0, {{0}}, -EPROTO},
-	{"garbage first digit 1", "199 x\r\n", 0, {{0}}, -EPROTO},
-	{"garbage empty line", "\r\n", 0, {{0}}, -EPROTO},
-	{"garbage after reply", "250 ok\r\nHTTP/1.1 400\r\n", 1, {{250, 1, 0, "ok"}}, -EPROTO},
-	{"codes differ", "250-a\r\n251 b\r\n", 0, {{0}}, -EPROTO},
-	{"bad separator", "250_x\r\n", 0, {{0}}, -EPROTO},
-	{"NUL in code", "2\0000 x\r\n", 0, {{0}}, -EPROTO},
+    {"greeting", "220 mx.example.test ESMTP\r\n", 1, {{220, 1, 0, "mx.example.test ESMTP"}}, 0},
+    {"ehlo",
+     "250-mx.example.test\r\n250-PIPELINING\r\n250-chunking\r\n250-8BITMIME\r\n"
+     "250-SMTPUTF8\r\n250-SIZE 10240000\r\n250 ENHANCEDSTATUSCODES\r\n",
+     1,
+     {{250, 7, ALL_EXT, "ENHANCEDSTATUSCODES"}},
+     0},
+    {"keyword on first line ignored", "250-PIPELINING\r\n250 ok\r\n", 1, {{250, 2, 0, "ok"}}, 0},
+    {"code alone", "250\r\n", 1, {{250, 1, 0, ""}}, 0},
+    {"code alone multi", "250-x\r\n250\r\n", 1, {{250, 2, 0, ""}}, 0},
+    {"bare LF", "250 ok\n354 go\n", 2, {{250, 1, 0, "ok"}, {354, 1, 0, "go"}}, 0},
+    {"pipelined group",
+     "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n",
+     3,
+     {{250, 1, 0, "2.1.0 Ok"},
+      {250, 1, 0, "2.1.5 Ok"},
+      {354, 1, 0, "End data with <CR><LF>.<CR><LF>"}},
+     0},
+    {"CR inside text", "250 a\rb\r\n", 1, {{250, 1, 0, "a\rb"}}, 0},
+    {"empty text", "221 \r\n", 1, {{221, 1, 0, ""}}, 0},
+    {"4xx and 5xx",
+     "451 4.3.0 later\r\n550 5.1.1 no\r\n",
+     2,
+     {{451, 1, 0, "4.3.0 later"}, {550, 1, 0, "5.1.1 no"}},
+     0},
+    {"incomplete tail", "250 ok\r\n25", 1, {{250, 1, 0, "ok"}}, 0},
+    {"garbage words", "hello world\r\n", 0, {{0}}, -EPROTO},
+    {"garbage short code", "25\r\n", 0, {{0}}, -EPROTO},
+    {"garbage four digits", "2500 ok\r\n", 0, {{0}}, -EPROTO},
+    {"garbage first digit 6", "650 x\r\n", 0, {{0}}, -EPROTO},
+    {"garbage first digit 1", "199 x\r\n", 0, {{0}}, -EPROTO},
+    {"garbage empty line", "\r\n", 0, {{0}}, -EPROTO},
+    {"garbage after reply", "250 ok\r\nHTTP/1.1 400\r\n", 1, {{250, 1, 0, "ok"}}, -EPROTO},
+    {"codes differ", "250-a\r\n251 b\r\n", 0, {{0}}, -EPROTO},
+    {"bad separator", "250_x\r\n", 0, {{0}}, -EPROTO},
+    {"NUL in code", "2\0000 x\r\n", 0, {{0}}, -EPROTO},
 };
 
 struct result {
@@ -110,7 +120,9 @@ static void run_case(const struct rcase *c, struct guard_buf *g, int mode, struc
 	memset(&res, 0, sizeof(res));
 	blast_reply_init(&p);
 	while (off < len && res.err == 0) {
-		size_t n = mode == 0 ? len - off : mode == 1 ? 1 : 1 + blast_rng_below(rng, len - off);
+		size_t n = mode == 0   ? len - off
+		           : mode == 1 ? 1
+		                       : 1 + blast_rng_below(rng, len - off);
 		const char *chunk = guard_copy(g, c->in + off, n);
 
 		feed(&p, chunk, n, &res);
@@ -122,7 +134,7 @@ static void run_case(const struct rcase *c, struct guard_buf *g, int mode, struc
 		const struct want *w = &c->want[i];
 
 		CHECK(res.got[i].code == w->code && res.got[i].lines == w->lines &&
-			      res.got[i].ext == w->ext,
+		          res.got[i].ext == w->ext,
 		      "%s mode %d reply %u: code %u lines %u ext %#x", c->name, mode, i,
 		      res.got[i].code, res.got[i].lines, res.got[i].ext);
 		CHECK(strcmp(res.text[i], w->text) == 0, "%s mode %d reply %u: text '%s'", c->name,
@@ -159,7 +171,7 @@ static void test_long_line(struct guard_buf *g)
 	memcpy(buf + BLAST_REPLY_LINE_MAX - 6, "\r\n", 2);
 	blast_reply_init(&p);
 	ret = blast_reply_parse(&p, guard_copy(g, buf, BLAST_REPLY_LINE_MAX - 4),
-				BLAST_REPLY_LINE_MAX - 4, &r);
+	                        BLAST_REPLY_LINE_MAX - 4, &r);
 	CHECK(ret == BLAST_REPLY_LINE_MAX - 4, "line at the limit: %zd", ret);
 	CHECK(r.text_len == BLAST_REPLY_TEXT_MAX, "text kept: %u", r.text_len);
 	free(buf);
@@ -171,12 +183,12 @@ static void test_queue_id(void)
 		const char *text;
 		const char *id;
 	} t[] = {
-		{"2.0.0 Ok: queued as 4XyZ12", "4XyZ12"},
-		{"Ok: Queued As ABC123 (size 100)", "ABC123"},
-		{"2.0.0 Ok: queued as 0a1b2c3d4e5f6a7b;", "0a1b2c3d4e5f6a7b"},
-		{"2.0.0 Ok", NULL},
-		{"queued as ", NULL},
-		{"queued a", NULL},
+	    {"2.0.0 Ok: queued as 4XyZ12", "4XyZ12"},
+	    {"Ok: Queued As ABC123 (size 100)", "ABC123"},
+	    {"2.0.0 Ok: queued as 0a1b2c3d4e5f6a7b;", "0a1b2c3d4e5f6a7b"},
+	    {"2.0.0 Ok", NULL},
+	    {"queued as ", NULL},
+	    {"queued a", NULL},
 	};
 	char id[32];
 	unsigned i;
@@ -190,7 +202,7 @@ static void test_queue_id(void)
 			CHECK(ret == 0 && strcmp(id, t[i].id) == 0, "'%s' -> '%s'", t[i].text, id);
 	}
 	CHECK(blast_reply_queue_id("queued as 0123456789", 20, id, 5) == 0 &&
-		      strcmp(id, "0123") == 0,
+	          strcmp(id, "0123") == 0,
 	      "truncated to the buffer");
 }
 
