@@ -6,7 +6,8 @@
 # ./spool-data (relative to the repository root). Stop it with Ctrl-C (SIGINT) or SIGTERM.
 #
 # Environment: SLUICE_LISTEN (default 127.0.0.1:2525), SLUICE_SPOOL_DIR (default
-# ./spool-data), SLUICE_HOSTNAME (default: this host's name), SLUICE_SKIP_INSTALL=1.
+# ./spool-data), SLUICE_HOSTNAME (default: this host's name), SLUICE_BUILD_DIR (default build),
+# SLUICE_SKIP_INSTALL=1.
 # Extra arguments are passed to sluiced (see sluiced --help and docs/CONFIG.md).
 set -euo pipefail
 
@@ -15,14 +16,15 @@ cd "$root"
 if [ "${SLUICE_SKIP_INSTALL:-0}" != 1 ]; then
 	tools/install-deps.sh
 fi
-if [ -f build/meson-private/coredata.dat ]; then
-	meson setup --reconfigure build >/dev/null
+build=${SLUICE_BUILD_DIR:-build}
+if [ -f "$build/meson-private/coredata.dat" ]; then
+	meson setup --reconfigure "$build" >/dev/null
 else
-	meson setup build
+	meson setup "$build"
 fi
-ninja -C build
+ninja -C "$build" dataplane/sluiced spool/sluice-spool
 spool=${SLUICE_SPOOL_DIR:-./spool-data}
 mkdir -p "$spool"
 echo "sluiced: listening on ${SLUICE_LISTEN:-127.0.0.1:2525}, spool in $spool"
-exec build/dataplane/sluiced --listen "${SLUICE_LISTEN:-127.0.0.1:2525}" --spool "$spool" \
+exec "$build"/dataplane/sluiced --listen "${SLUICE_LISTEN:-127.0.0.1:2525}" --spool "$spool" \
 	--hostname "${SLUICE_HOSTNAME:-$(hostname)}" "$@"

@@ -60,7 +60,7 @@ build_and_test() {
 	set -e
 	local lines
 	lines=$(grep -E '^(Ok|Expected Fail|Fail|Unexpected Pass|Skipped|Timeout): ' "$log" |
-		tr -s ' ' | paste -sd ',' - || true)
+		sed -E 's/ +$//; s/: +/: /' | paste -sd ',' - | sed 's/,/, /g' || true)
 	summary+=("[$name] meson test: ${lines:-no summary} (exit $rc)")
 	if [ "$rc" -ne 0 ]; then
 		failed+=("$name: tests")
