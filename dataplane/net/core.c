@@ -91,18 +91,39 @@ void net_pool_put(struct net_pool *p, uint32_t id)
 
 /* ---- checksum ---- */
 
+/*
+ * Ones' complement sums do not depend on byte order (RFC 1071 2.B): add native 32-bit halves
+ * of 64-bit loads, fold, and swap to network order once at the end. The odd last byte is the
+ * first byte of a 16-bit word in memory order. sum is a partial sum in network order.
+ */
 uint32_t net_cksum_add(uint32_t sum, const void *data, size_t len)
 {
 	const uint8_t *p = data;
-	uint64_t s = sum;
+	uint64_t s = 0;
+	uint16_t w = 0;
 
-	for (; len >= 2; len -= 2, p += 2)
-		s += (uint32_t)(p[0] << 8 | p[1]);
-	if (len)
-		s += (uint32_t)p[0] << 8;
-	while (s >> 32)
-		s = (s & 0xffffffffu) + (s >> 32);
-	return (uint32_t)s;
+	for (; len >= 8; len -= 8, p += 8) {
+		uint64_t v;
+
+		memcpy(&v, p, 8);
+		s += (v & 0xffffffffu) + (v >> 32);
+	}
+	for (; len >= 2; len -= 2, p += 2) {
+		memcpy(&w, p, 2);
+		s += w;
+	}
+	if (len) {
+		w = 0;
+		memcpy(&w, p, 1);
+		s += w;
+	}
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	s = ((s & 0xff) << 8) | (s >> 8);
+#endif
+	return (uint32_t)((uint64_t)sum + s > 0xffffffffu ? ((uint64_t)sum + s) - 0xffffffffu
+	                                                  : sum + s);
 }
 
 uint16_t net_cksum_fold(uint32_t sum)
