@@ -4,7 +4,8 @@
  * flush that fails with -EIO or -ENOSPC, a short write, a quota. In every case no success
  * callback fires for a message the failure touched; the writer seals the segment, opens a new
  * one, and later messages commit; the reader shows exactly the messages that got 0, byte for
- * byte, and finds no damage (the failed segment was cut back to its last good flush).
+ * byte, and finds no damage (the failed segment was cut back to its last good flush). Last,
+ * random faults under a load of interleaved sessions, streams and aborts, with the same checks.
  */
 #include <sys/stat.h>
 
@@ -20,6 +21,7 @@ struct msgs {
 	struct spool_msg *m[MAXM];
 	struct t_result r[MAXM];
 	int n;
+	int quota; /* begin may be refused with ENOSPC */
 };
 
 static void env_of(struct spool_envelope *env, struct spool_str *rcpt)
@@ -59,7 +61,14 @@ static void start(struct spool_writer *w, struct msgs *s, int n)
 		for (size_t j = 0; j < blen[k]; j++)
 			body[k][j] = (char)('a' + (k * 7 + j) % 26);
 		s->m[k] = spool_msg_begin(w, &env);
+		if (!s->m[k] && errno == ENOSPC && s->quota) { /* refused: like a 452 to MAIL */
+			s->r[k].done = 1;
+			s->r[k].result = -ENOSPC;
+			continue;
+		}
 		CHECK(s->m[k] != NULL, "begin %d: %s", k, strerror(errno));
+		if (!s->m[k])
+			continue;
 		CHECK(spool_msg_append(w, s->m[k], body[k], blen[k]) == 0, "append");
 		spool_msg_commit(w, s->m[k], t_commit_cb, &s->r[k]);
 	}
@@ -261,17 +270,22 @@ static void quota(const char *base)
 	int nospc = 0, refused = 0;
 
 	memset(&s, 0, sizeof(s));
+	s.quota = 1;
 	open_writer(&w, base, "quota", 40000);
 	for (int round = 0; round < 12 && s.n + 4 <= MAXM; round++) {
 		struct spool_envelope env;
 		struct spool_str rcpt[1];
+		struct spool_msg *probe;
 
 		env_of(&env, rcpt);
 		spool_writer_poll(w, t_now_us());
-		if (spool_msg_begin(w, &env) == NULL && errno == ENOSPC) {
+		probe = spool_msg_begin(w, &env);
+		if (!probe && errno == ENOSPC) {
 			refused = 1;
 			break;
 		}
+		if (probe)
+			spool_msg_abort(w, probe);
 		start(w, &s, 4);
 		wait_all(w, &s);
 	}
@@ -288,6 +302,137 @@ static void quota(const char *base)
 	check_spool(base, "quota", &s);
 }
 
+/* --- random faults under load -------------------------------------------------------------- */
+
+#define RF_MSGS 300
+#define RF_SESS 16
+
+struct rf {
+	uint64_t len;
+	int aborted;
+	struct t_result r;
+};
+
+static uint64_t rf_rng = 77;
+
+static uint64_t rf_rnd(void)
+{
+	rf_rng ^= rf_rng << 13;
+	rf_rng ^= rf_rng >> 7;
+	rf_rng ^= rf_rng << 17;
+	return rf_rng;
+}
+
+static void rf_fill(int idx, uint64_t off, char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (char)((uint64_t)idx * 31 + (off + i) * 7 + (off + i) / 251);
+}
+
+/* Every message that got 0 is whole; none that failed or was aborted is visible. */
+static void rf_check(const char *dir, struct rf *x, int n)
+{
+	static char want[70000], got[70000];
+	struct spool_reader *r;
+	int ok = 0;
+
+	CHECK(spool_reader_open(&r, dir) == 0, "reader");
+	for (int i = 0; i < n; i++) {
+		const struct spool_entry *e = x[i].r.done ? spool_reader_find(r, x[i].r.qid) : NULL;
+
+		if (x[i].aborted || !x[i].r.done || x[i].r.result != 0) {
+			CHECK(e == NULL, "message %d (result %d) visible", i, x[i].r.result);
+			continue;
+		}
+		ok++;
+		CHECK(e && e->size == e->received_len + x[i].len, "message %d missing or short", i);
+		if (!e || e->size != e->received_len + x[i].len)
+			continue;
+		rf_fill(i, 0, want, x[i].len);
+		CHECK(spool_reader_read(r, e, e->received_len, got, x[i].len) == (long)x[i].len &&
+		          memcmp(got, want, x[i].len) == 0,
+		      "body of message %d", i);
+	}
+	CHECK((int)spool_reader_count(r) == ok, "listed %zu, committed %d", spool_reader_count(r),
+	      ok);
+	CHECK(spool_reader_problem_count(r) == 0, "problems: %s",
+	      spool_reader_problem_count(r) ? spool_reader_problem(r, 0) : "");
+	spool_reader_close(r);
+	if (getenv("SPOOL_TEST_VERBOSE"))
+		printf("random faults: %d committed of %d\n", ok, n);
+}
+
+static void rf_step(struct spool_writer *w, struct rf *x, struct spool_msg **m, int *idx,
+                    uint64_t *sent, int *next)
+{
+	static char chunk[20000];
+	struct spool_envelope env;
+	struct spool_str rcpt[1];
+	size_t k;
+
+	if (!*m) {
+		if (*next >= RF_MSGS)
+			return;
+		env_of(&env, rcpt);
+		if (!(*m = spool_msg_begin(w, &env)))
+			return; /* EAGAIN, or ENOSPC until the re-check */
+		*idx = (*next)++;
+		*sent = 0;
+		x[*idx].len = rf_rnd() % 4 ? rf_rnd() % 3000 : rf_rnd() % 60000;
+		return;
+	}
+	if (*sent == x[*idx].len) {
+		if (rf_rnd() % 10 == 0) {
+			x[*idx].aborted = 1;
+			spool_msg_abort(w, *m);
+		} else {
+			spool_msg_commit(w, *m, t_commit_cb, &x[*idx].r);
+		}
+		*m = NULL;
+		return;
+	}
+	k = 1 + rf_rnd() % sizeof(chunk);
+	if (k > x[*idx].len - *sent)
+		k = (size_t)(x[*idx].len - *sent);
+	rf_fill(*idx, *sent, chunk, k);
+	if (spool_msg_append(w, *m, chunk, k) == 0)
+		*sent += k;
+}
+
+static void random_faults(const char *base)
+{
+	static const int errs[] = {-EIO, -ENOSPC};
+	static struct rf x[RF_MSGS];
+	struct spool_msg *m[RF_SESS] = {0};
+	int idx[RF_SESS], next = 0, faults = 0, open;
+	uint64_t sent[RF_SESS];
+	struct spool_writer *w;
+	char dir[400];
+
+	open_writer(&w, base, "random", 0);
+	for (uint64_t end = t_now_us() + 20000000; t_now_us() < end;) {
+		int s = (int)(rf_rnd() % RF_SESS);
+
+		rf_step(w, x, &m[s], &idx[s], &sent[s], &next);
+		if (rf_rnd() % 400 == 0) {
+			spool_writer_inject(w, (enum spool_fault)(1 + rf_rnd() % 3),
+			                    errs[rf_rnd() % 2]);
+			faults++;
+		}
+		t_loop_once(w, &ring, 0);
+		open = 0;
+		for (int i = 0; i < RF_SESS; i++)
+			open += m[i] != NULL;
+		if (next == RF_MSGS && !open && spool_writer_idle(w))
+			break;
+	}
+	CHECK(next == RF_MSGS, "all messages begun (%d)", next);
+	spool_writer_close(w);
+	CHECK(faults > 0, "faults injected");
+	snprintf(dir, sizeof(dir), "%s/random", base);
+	rf_check(dir, x, next);
+}
+
 int main(void)
 {
 	const char *base = t_tmpdir("test_faults");
@@ -301,6 +446,7 @@ int main(void)
 	spanning(base);
 	short_write(base);
 	quota(base);
+	random_faults(base);
 	io_uring_queue_exit(&ring);
 	return t_report();
 }
