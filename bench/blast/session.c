@@ -422,6 +422,7 @@ static void sess_reply(struct blast_thread *th, struct blast_sess *s, const stru
 	case BLAST_PH_GREETING:
 		if (r->code / 100 != 2) {
 			BLAST_ERR(th, BLAST_ERR_REJ_GREETING);
+			s->conn_failed = 1; /* back off before reconnecting */
 			blast_sess_quit(th, s);
 			return;
 		}
@@ -467,7 +468,8 @@ static void sess_recv(struct blast_thread *th, struct blast_sess *s, const struc
 	size_t off = 0;
 
 	if (ev->res <= 0) {
-		if (s->phase == BLAST_PH_QUIT || s->phase == BLAST_PH_LINGER)
+		if (s->phase == BLAST_PH_QUIT || s->phase == BLAST_PH_LINGER ||
+		    (s->phase == BLAST_PH_IDLE && ev->res == 0))
 			blast_sess_close(th, s);
 		else if (ev->res == 0)
 			blast_sess_abort(th, s, BLAST_ERR_EOF);
