@@ -16,8 +16,10 @@
  * as one contiguous span: the unconsumed tail of earlier calls followed by the new bytes.
  * recv() returns how many bytes (a prefix) it consumed; the rest stays and counts against the
  * receive window (the peer is throttled when the application does not consume). An application
- * that pauses (a decision pending) can later call tcp_recv_peek() / tcp_recv_consume().
- * eof() follows the last recv() once the peer's FIN has arrived in order.
+ * that pauses (a decision pending) can later call tcp_recv_peek() / tcp_recv_consume() (not
+ * from inside recv(): there the return value says it). The span stays valid until the next
+ * call into the stack. eof() follows the last recv() once the peer's FIN has arrived in order;
+ * after tcp_shutdown() the handle (and unconsumed bytes) stay until consumed or tcp_close().
  *
  * Sending: tcp_send() copies into the connection's send buffer and returns how many bytes it
  * took (possibly fewer than asked: backpressure); writable() is called when space frees after a
@@ -42,7 +44,8 @@ struct net_core;
 struct tcp_conn;
 
 struct tcp_app_ops {
-	/* A passive open completed. Return 0 to keep the connection, < 0 to reset it. */
+	/* A passive open completed. Return 0 to keep the connection, < 0 to reset it (then no
+	 * closed() follows for this handle). */
 	int (*accept)(void *app, struct tcp_conn *c);
 	/* An active open (tcp_connect) completed. */
 	void (*connected)(void *app, struct tcp_conn *c);
