@@ -108,6 +108,14 @@ uint32_t spool_crc32c_sw(uint32_t crc, const void *buf, size_t n)
 	return ~raw_bytes(c, p, n);
 }
 
+#if !(defined(__x86_64__) && defined(SPOOL_HAVE_SSE42))
+/* No SSE4.2 variant in this build: never selected (spool_crc32c_hw_ok() is 0). */
+uint32_t spool_crc32c_hw(uint32_t crc, const void *p, size_t n)
+{
+	return spool_crc32c_sw(crc, p, n);
+}
+#endif
+
 int spool_crc32c_hw_ok(void)
 {
 	return have_hw;
