@@ -17,9 +17,10 @@
  * recv() returns how many bytes (a prefix) it consumed; the rest stays and counts against the
  * receive window (the peer is throttled when the application does not consume). An application
  * that pauses (a decision pending) can later call tcp_recv_peek() / tcp_recv_consume() (not
- * from inside recv(): there the return value says it). The span stays valid until the next
- * call into the stack. eof() follows the last recv() once the peer's FIN has arrived in order;
- * after tcp_shutdown() the handle (and unconsumed bytes) stay until consumed or tcp_close().
+ * from inside recv(): there the return value says it). The span is valid until recv()
+ * returns (tcp_close() inside recv() ends it at once). eof() follows the last recv() once the
+ * peer's FIN has arrived in order; after tcp_shutdown() the handle (and unconsumed bytes) stay
+ * until consumed or tcp_close().
  *
  * Sending: tcp_send() copies into the connection's send buffer and returns how many bytes it
  * took (possibly fewer than asked: backpressure); writable() is called when space frees after a

@@ -116,6 +116,8 @@ static void syn_sent_input(struct net_core *nc, struct tcp_conn *c, const struct
 		return;
 	c->irs = s->seq;
 	c->rcv_nxt = s->seq + 1;
+	/* our SYN offered an unscaled window; its right edge is known only now */
+	c->rcv_adv = c->rcv_nxt + net_min32(tcp_rcv_wnd(nc, c), 65535);
 	tcp_apply_syn_opts(nc, c, &s->opt);
 	c->cwnd = net_max32(nc->cfg.init_cwnd_segs, 2) * tcp_smss(c);
 	if (s->opt.has & TO_TS)

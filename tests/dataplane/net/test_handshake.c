@@ -285,6 +285,52 @@ static void test_active_refused(void)
 	tenv_stop(&e);
 }
 
+/* The server's first data arrives in the same burst as its SYN-ACK, before our ACK left, and
+ * out of order: the window we offered in the SYN must apply from the SYN-ACK on. */
+static void test_active_data_same_burst(void)
+{
+	struct tenv e;
+	struct tcp_conn *c;
+	uint8_t f[2048];
+	uint32_t n;
+
+	tenv_config(&e);
+	tenv_start(&e);
+	tenv_arp_prime(&e);
+	c = tcp_connect(e.nc, PEER_IP, 25, NULL, e.now);
+	tenv_poll(&e);
+	CHECK(c && tenv_take(&e) && e.pkt.flags == F_SYN, "SYN");
+	{
+		struct tseg s = {.sport = 25,
+		                 .dport = e.pkt.sport,
+		                 .seq = 100000u,
+		                 .ack = e.pkt.seq + 1,
+		                 .flags = F_SYN | F_ACK,
+		                 .wnd = 4000};
+		struct tseg d = s;
+
+		nt_opt_mss(&s, 1460);
+		n = nt_build_tcp(f, &s);
+		net_memport_inject(&e.mp, f, n, 0);
+		d.flags = F_ACK | F_PSH;
+		d.seq = 100012u; /* second half first */
+		d.data = "there\r\n";
+		d.len = 7;
+		n = nt_build_tcp(f, &d);
+		net_memport_inject(&e.mp, f, n, 0);
+		d.seq = 100001u;
+		d.data = "220 hello, ";
+		d.len = 11;
+		n = nt_build_tcp(f, &d);
+		net_memport_inject(&e.mp, f, n, 0);
+		tenv_poll(&e);
+	}
+	CHECK(e.app.n == 1 && e.app.conn[0].rxlen == 18 &&
+	          memcmp(e.app.conn[0].rx, "220 hello, there\r\n", 18) == 0,
+	      "greeting delivered whole: %zu bytes", e.app.n ? e.app.conn[0].rxlen : 0);
+	tenv_stop(&e);
+}
+
 int main(void)
 {
 	test_passive_options();
@@ -295,5 +341,6 @@ int main(void)
 	test_isn();
 	test_active_open();
 	test_active_refused();
+	test_active_data_same_burst();
 	return nt_report();
 }
