@@ -5,7 +5,8 @@
  * Each input is a client's byte stream. A hash of it picks a configuration (decisions on or
  * off, bare newlines rejected or normalised, small size and line limits, capabilities
  * switched off, tiny event arrays and reply buffers), the verdicts given to the decisions
- * (accept, 2xx, 4xx, 5xx, 421) and the points where the stream is split between calls. The
+ * (accept, 2xx, 4xx, 5xx, 421), whether the session is ended by smtp_session_end() when the
+ * input runs out, and the points where the stream is split between calls. The
  * session runs twice through the test harness (tests/parser/smtp_harness.h): fed all at once,
  * and split; it then asserts:
  *   - no crash, no over-read (run under ASan), no harness contract violation (replies held
@@ -100,7 +101,7 @@ static void check_order(const struct h_result *r)
 		} else if (IS("BODY")) {
 			if (!msg)
 				fuzz_fail("BODY outside a message", r);
-		} else if (IS("END")) {
+		} else if (IS("END ")) {
 			if (!msg)
 				fuzz_fail("END without DATA", r);
 			end = 1;
@@ -152,6 +153,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.cfg = &cfg;
 	o.verdicts = verdicts;
 	o.nverdicts = 8;
+	o.end_call = (h >> 14) & 1;
+	o.end_code = (h >> 15) & 1 ? 421 : (h >> 16) & 1 ? 0 : 999;
 	h_run((const char *)data, size, &o, &a);
 	if (a.err[0])
 		fuzz_fail(a.err, &a);

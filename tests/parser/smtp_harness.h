@@ -45,6 +45,8 @@ struct h_opts {
 	size_t reply_cap;	       /* 0 = 4096 */
 	const struct h_verdict *verdicts; /* in order, one per decision; then accept */
 	unsigned nverdicts;
+	int end_call;	   /* at the end of input, call smtp_session_end(end_code) if open */
+	unsigned end_code; /* (its text: "4.4.2 Timeout exceeded") */
 	/* if set: copies the bytes of each call somewhere (guard-page tests) and returns where */
 	const char *(*place)(void *ctx, const char *p, size_t n);
 	void *place_ctx;
@@ -363,6 +365,16 @@ static inline void h_run(const char *in, size_t len, const struct h_opts *o, str
 		r->llen = r->body_start; /* unterminated: see the header comment */
 	else if (in_body)
 		h_logf(r, "\n");
+	in_body = 0;
+	if (o->end_call && s.state != SMTP_CLOSED) {
+		io.nev = 0;
+		h_logf(r, "END_SESSION %u\n", o->end_code);
+		smtp_session_end(&s, o->cfg, (uint16_t)o->end_code, "4.4.2 Timeout exceeded", &io);
+		for (unsigned i = 0; i < io.nev; i++)
+			h_event(r, &ev[i], &in_body);
+		if (s.state != SMTP_CLOSED || io.nev == 0 || ev[io.nev - 1].type != SMTP_EV_CLOSE)
+			h_fail(r, "smtp_session_end did not close");
+	}
 	/* anything still queued (closing) is sent too */
 	io.flush = 1;
 	h_flush(r, &io);
