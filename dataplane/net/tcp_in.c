@@ -248,6 +248,8 @@ static bool conn_checks(struct net_core *nc, struct tcp_conn *c, const struct tc
 		} else if (!(s->flags & TH_RST)) {
 			c->flags |= TF_ACKNOW; /* old data: tell the sender where we are */
 			tcp_flush_add(nc, c);
+			if (c->state == TCP_TIME_WAIT && (s->flags & TH_FIN))
+				tcp_timer_set(nc, c, TF_T_MISC, nc->cfg.time_wait_ms); /* restart */
 		}
 		return false;
 	}

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /*
  * test_arp.c - ARP: request -> reply, resolution with a bounded pending queue, request
  * retries and give-up, next hop through the gateway, malformed packets, Ethernet filtering.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /*
  * test_close.c - every way a connection ends: passive close (CLOSE_WAIT, LAST_ACK), active
  * close (FIN_WAIT_1, FIN_WAIT_2, TIME_WAIT and its expiry), simultaneous close (CLOSING),

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /*
  * test_fuzz_frames.c - mutated frames against a live stack: valid frames of every kind (ARP,
  * ICMP, SYN with options, data, FIN, RST, ACK on an open connection) are mutated (bit flips,

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /*
  * test_handshake.c - passive and active opens: SYN -> SYN-ACK with options -> ACK, option
  * negotiation (MSS default and floor, window scale cap, timestamps, SACK-permitted), SYN to

@@ -1,9 +1,11 @@
-// SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /*
  * test_ipv4.c - IPv4 and ICMP: echo reply, header validation (version, lengths, checksum),
  * fragments dropped and counted, bad TCP checksums dropped and counted, source address
  * sanity, checksum offload flags in both directions.
  */
+#include <unistd.h>
+
 #include "tests/dataplane/net/nettest.h"
 
 static void test_echo(void)
@@ -204,9 +206,44 @@ static void test_cksum(void)
 	}
 }
 
+/* The memport's capture: a pcap header, then one record per frame in either direction. */
+static void test_pcap(void)
+{
+	struct tenv e;
+	uint8_t f[256], hdr[24];
+	char path[] = "/tmp/sluice-net-pcap-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *in;
+	uint32_t rec[4];
+	int n = 0;
+
+	if (fd < 0) {
+		CHECK(0, "mkstemp");
+		return;
+	}
+	close(fd);
+	tenv_config(&e);
+	tenv_start(&e);
+	CHECK(net_memport_pcap(&e.mp, path) == 0, "capture on");
+	tenv_arp_prime(&e);                                          /* request in, reply out */
+	tenv_inject(&e, f, nt_build_echo(f, 1, 1, "abc", 3, false)); /* echo in, reply out */
+	tenv_stop(&e);                                               /* closes the file */
+	in = fopen(path, "rb");
+	CHECK(in && fread(hdr, 1, 24, in) == 24 && nt_r32(hdr) == 0xd4c3b2a1u,
+	      "pcap header (little-endian magic)");
+	while (in && fread(rec, sizeof(rec), 1, in) == 1 && rec[2] == rec[3] && rec[2] <= 256 &&
+	       fread(f, 1, rec[2], in) == rec[2])
+		n++;
+	CHECK(n == 4, "four frames captured: %d", n);
+	if (in)
+		fclose(in);
+	unlink(path);
+}
+
 int main(void)
 {
 	test_cksum();
+	test_pcap();
 	test_echo();
 	test_ip_header_checks();
 	test_offload();

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /*
  * test_options.c - TCP option parsing: a table of well-formed and malformed option areas fed
  * to tcp_opts_parse() so that the area ends at a guard page (any over-read faults), then the

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /*
  * test_persist.c - zero send window: no data while the window is closed, persist probes of
  * one byte at RTO then doubling intervals, the connection kept alive while the peer answers,

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /*
  * test_random.c - two instances of the stack, a client (active opens) and a server, joined by
  * an in-memory link that loses, duplicates, corrupts and reorders frames, under a virtual

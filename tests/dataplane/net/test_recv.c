@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /*
  * test_recv.c - the receiver: delayed ACK (40 ms, or every second segment), out-of-order
  * segments reassembled with SACK blocks in the duplicate ACKs, overlapping retransmissions

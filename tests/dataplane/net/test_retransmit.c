@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /*
  * test_retransmit.c - the sender under loss: RTO at the right virtual time and doubling,
  * give-up with RST, Karn's rule, congestion window after a timeout, fast retransmit on the

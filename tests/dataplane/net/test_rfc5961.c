@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /*
  * test_rfc5961.c - blind in-window attacks (RFC 5961) and PAWS (RFC 7323): exact RST resets,
  * in-window RST and any SYN get a challenge ACK (rate-limited per connection), out-of-window

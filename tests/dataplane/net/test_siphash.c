@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /*
  * test_siphash.c - SipHash-2-4 against the reference test vectors (key 00..0f, message
  * 00..len-1) published with the algorithm: every tail length 0..7, one and several blocks.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /*
  * test_smtp_split.c - an SMTP body whose terminator <CRLF>.<CRLF> is split across segments
  * that arrive out of order, overlapping and retransmitted: the application (consuming whole

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /*
  * test_syncookie.c - SYN cookies (RFC 4987): a full backlog makes the stack answer with a
  * stateless cookie SYN-ACK; the final ACK creates the connection with the encoded MSS (and,

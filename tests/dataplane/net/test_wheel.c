@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /*
  * test_wheel.c - the hashed timer wheel against a naive model: random inserts, re-inserts,
  * cancels and advances (one tick or large jumps, beyond one revolution), callbacks that
