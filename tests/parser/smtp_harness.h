@@ -295,6 +295,38 @@ static inline void h_resolve(struct smtp_session *s, const struct h_opts *o, str
 		h_fail(r, "smtp_resolve failed");
 }
 
+/* After the input: close the body log, maybe end the session, send what is queued, check. */
+static inline void h_end(struct smtp_session *s, const struct h_opts *o, struct h_result *r,
+			 struct smtp_io *io, int in_body)
+{
+	struct smtp_event *ev = io->ev;
+
+	if (in_body && (s->state == SMTP_DATA || s->state == SMTP_BDAT))
+		r->llen = r->body_start; /* unterminated: see the header comment */
+	else if (in_body)
+		h_logf(r, "\n");
+	in_body = 0;
+	if (o->end_call && s->state != SMTP_CLOSED) {
+		io->nev = 0;
+		h_logf(r, "END_SESSION %u\n", o->end_code);
+		smtp_session_end(s, o->cfg, (uint16_t)o->end_code, "4.4.2 Timeout exceeded", io);
+		for (unsigned i = 0; i < io->nev; i++)
+			h_event(r, &ev[i], &in_body);
+		if (s->state != SMTP_CLOSED || io->nev == 0 || ev[io->nev - 1].type != SMTP_EV_CLOSE)
+			h_fail(r, "smtp_session_end did not close");
+	}
+	/* anything still queued (closing) is sent too */
+	io->flush = 1;
+	h_flush(r, io);
+	r->state = s->state;
+	{
+		const char *bad = h_check_replies(r->replies, r->rlen);
+
+		if (bad)
+			h_fail(r, bad);
+	}
+}
+
 /*
  * The embedder loop. buf holds the received, unconsumed bytes (they are moved down after each
  * call, as a real receive buffer would be, so stale pointers would show).
@@ -361,30 +393,7 @@ static inline void h_run(const char *in, size_t len, const struct h_opts *o, str
 		fed += n;
 		idle = 0;
 	}
-	if (in_body && (s.state == SMTP_DATA || s.state == SMTP_BDAT))
-		r->llen = r->body_start; /* unterminated: see the header comment */
-	else if (in_body)
-		h_logf(r, "\n");
-	in_body = 0;
-	if (o->end_call && s.state != SMTP_CLOSED) {
-		io.nev = 0;
-		h_logf(r, "END_SESSION %u\n", o->end_code);
-		smtp_session_end(&s, o->cfg, (uint16_t)o->end_code, "4.4.2 Timeout exceeded", &io);
-		for (unsigned i = 0; i < io.nev; i++)
-			h_event(r, &ev[i], &in_body);
-		if (s.state != SMTP_CLOSED || io.nev == 0 || ev[io.nev - 1].type != SMTP_EV_CLOSE)
-			h_fail(r, "smtp_session_end did not close");
-	}
-	/* anything still queued (closing) is sent too */
-	io.flush = 1;
-	h_flush(r, &io);
-	r->state = s.state;
-	{
-		const char *bad = h_check_replies(r->replies, r->rlen);
-
-		if (bad)
-			h_fail(r, bad);
-	}
+	h_end(&s, o, r, &io, in_body);
 	free(buf);
 	free(rb);
 	free(ev);
