@@ -6,7 +6,7 @@
  * sluice_connections_refused_total{reason}, sluice_timeouts_total{kind},
  * sluice_messages_total{result}, sluice_message_bytes_total, sluice_recipients_total,
  * sluice_network_bytes_total{direction}, sluice_replies_total{class},
- * sluice_pipelining_overflow_total, sluice_log_lines_dropped_total,
+ * sluice_pipelining_overflow_total, sluice_spool_waits_total, sluice_log_lines_dropped_total,
  * sluice_spool_commit_seconds (histogram), sluice_worker_connections_open{worker}.
  */
 #include <errno.h>
@@ -115,6 +115,8 @@ int dp_metrics_render(struct dp_worker *const *w, unsigned n, char *buf, size_t 
 		 s.replies + 2, 4);
 	counter(&o, "sluice_pipelining_overflow_total",
 		"Sessions ended for input too far ahead of a pending reply.", s.rx_overflow);
+	counter(&o, "sluice_spool_waits_total",
+		"Times a connection waited for room in the spool (back-pressure).", s.spool_waits);
 	counter(&o, "sluice_log_lines_dropped_total", "Log lines dropped (log output too slow).",
 		s.log_dropped);
 	histogram(&o, &s);

@@ -343,8 +343,25 @@ static void test_reloadable(void)
 	dp_conf_free(&b);
 }
 
-int main(void)
+/* The files shipped in conf/ load and give what they say. */
+static void test_shipped(const char *path)
 {
+	struct dp_conf c;
+	char err[512], *none[] = {"sluiced"};
+
+	dp_conf_defaults(&c);
+	REQUIRE(dp_conf_load(&c, path, err, sizeof(err)) == 0, "%s", err);
+	REQUIRE(finish(&c, 1, none, err, sizeof(err)) == 0, "%s", err);
+	CHECK(c.nworkers == 2 && c.w[0].cpu == 0 && c.w[1].cpu == 1, "two pinned workers");
+	CHECK(strcmp(c.w[1].listen[0].text, "127.0.0.1:2525") == 0, "listen");
+	CHECK(strcmp(c.w[0].spool.dir, "spool") == 0, "spool");
+	dp_conf_free(&c);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1)
+		test_shipped(argv[1]);
 	dp_test_tmpdir(dir, sizeof(dir), "config");
 	test_defaults();
 	test_full_file();
