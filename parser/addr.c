@@ -38,14 +38,7 @@ static int is_atext(unsigned char ch)
 {
 	if (is_alnum(ch) || ch >= 0x80)
 		return 1;
-	switch (ch) {
-	case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-	case '-': case '/': case '=': case '?': case '^': case '_': case '`': case '{':
-	case '|': case '}': case '~':
-		return 1;
-	default:
-		return 0;
-	}
+	return ch != 0 && strchr("!#$%&'*+-/=?^_`{|}~", ch) != NULL;
 }
 
 /* qtextSMTP = %d32-33 / %d35-91 / %d93-126, plus UTF-8 octets. */

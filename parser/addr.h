@@ -18,12 +18,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SMTP_LOCAL_MAX	64
+#define SMTP_LOCAL_MAX  64
 #define SMTP_DOMAIN_MAX 255
-#define SMTP_PATH_MAX	256
+#define SMTP_PATH_MAX   256
 
 enum smtp_path_flag {
-	SMTP_PATH_NULL_OK = 1u << 0,	   /* "<>" allowed (reverse-path) */
+	SMTP_PATH_NULL_OK = 1u << 0,       /* "<>" allowed (reverse-path) */
 	SMTP_PATH_POSTMASTER_OK = 1u << 1, /* "<Postmaster>" allowed (forward-path) */
 };
 

@@ -98,9 +98,12 @@ static void cmd_ehlo(struct smtp_ctx *c, const char *arg, size_t alen)
 static enum smtp_rid path_error(int err, int mail)
 {
 	switch (err) {
-	case SMTP_PATH_TOO_LONG: return mail ? SMTP_R_SENDER_TOO_LONG : SMTP_R_RCPT_TOO_LONG;
-	case SMTP_PATH_NULL: return SMTP_R_NULL_RCPT;
-	default: return mail ? SMTP_R_BAD_SENDER : SMTP_R_BAD_RCPT;
+	case SMTP_PATH_TOO_LONG:
+		return mail ? SMTP_R_SENDER_TOO_LONG : SMTP_R_RCPT_TOO_LONG;
+	case SMTP_PATH_NULL:
+		return SMTP_R_NULL_RCPT;
+	default:
+		return mail ? SMTP_R_BAD_SENDER : SMTP_R_BAD_RCPT;
 	}
 }
 
@@ -296,7 +299,7 @@ static void cmd_quit(struct smtp_ctx *c, const char *arg, size_t alen)
 }
 
 static void vrfy_expn(struct smtp_ctx *c, size_t alen, unsigned code, enum smtp_rid r252,
-		      enum smtp_rid r502, enum smtp_rid r550)
+                      enum smtp_rid r502, enum smtp_rid r550)
 {
 	if (alen == 0)
 		return smtp_error(c, SMTP_R_VRFY_SYNTAX);
@@ -345,26 +348,26 @@ static void cmd_obsolete(struct smtp_ctx *c, const char *arg, size_t alen)
 }
 
 static const struct smtp_cmd smtp_cmds[] = {
-	{"EHLO", 4, SMTP_CMD_LAST, cmd_ehlo},
-	{"HELO", 4, SMTP_CMD_LAST, cmd_helo},
-	{"MAIL", 4, SMTP_CMD_HELO, cmd_mail},
-	{"RCPT", 4, SMTP_CMD_HELO, cmd_rcpt},
-	{"DATA", 4, SMTP_CMD_LAST | SMTP_CMD_HELO, cmd_data},
-	{"BDAT", 4, 0, cmd_bdat}, /* checks HELO itself: its chunk must be consumed */
-	{"RSET", 4, 0, cmd_rset},
-	{"NOOP", 4, SMTP_CMD_LAST, cmd_noop},
-	{"QUIT", 4, SMTP_CMD_LAST, cmd_quit},
-	{"VRFY", 4, SMTP_CMD_LAST, cmd_vrfy},
-	{"EXPN", 4, SMTP_CMD_LAST, cmd_expn},
-	{"HELP", 4, SMTP_CMD_LAST, cmd_help},
-	{"STARTTLS", 8, SMTP_CMD_LAST, cmd_not_avail},
-	{"AUTH", 4, SMTP_CMD_LAST, cmd_not_avail},
-	{"ETRN", 4, SMTP_CMD_LAST, cmd_not_avail},
-	{"ATRN", 4, SMTP_CMD_LAST, cmd_not_avail},
-	{"SAML", 4, SMTP_CMD_LAST, cmd_obsolete},
-	{"SEND", 4, SMTP_CMD_LAST, cmd_obsolete},
-	{"SOML", 4, SMTP_CMD_LAST, cmd_obsolete},
-	{"TURN", 4, SMTP_CMD_LAST, cmd_obsolete},
+    {"EHLO", 4, SMTP_CMD_LAST, cmd_ehlo},
+    {"HELO", 4, SMTP_CMD_LAST, cmd_helo},
+    {"MAIL", 4, SMTP_CMD_HELO, cmd_mail},
+    {"RCPT", 4, SMTP_CMD_HELO, cmd_rcpt},
+    {"DATA", 4, SMTP_CMD_LAST | SMTP_CMD_HELO, cmd_data},
+    {"BDAT", 4, 0, cmd_bdat}, /* checks HELO itself: its chunk must be consumed */
+    {"RSET", 4, 0, cmd_rset},
+    {"NOOP", 4, SMTP_CMD_LAST, cmd_noop},
+    {"QUIT", 4, SMTP_CMD_LAST, cmd_quit},
+    {"VRFY", 4, SMTP_CMD_LAST, cmd_vrfy},
+    {"EXPN", 4, SMTP_CMD_LAST, cmd_expn},
+    {"HELP", 4, SMTP_CMD_LAST, cmd_help},
+    {"STARTTLS", 8, SMTP_CMD_LAST, cmd_not_avail},
+    {"AUTH", 4, SMTP_CMD_LAST, cmd_not_avail},
+    {"ETRN", 4, SMTP_CMD_LAST, cmd_not_avail},
+    {"ATRN", 4, SMTP_CMD_LAST, cmd_not_avail},
+    {"SAML", 4, SMTP_CMD_LAST, cmd_obsolete},
+    {"SEND", 4, SMTP_CMD_LAST, cmd_obsolete},
+    {"SOML", 4, SMTP_CMD_LAST, cmd_obsolete},
+    {"TURN", 4, SMTP_CMD_LAST, cmd_obsolete},
 };
 
 static const struct smtp_cmd *cmd_find(const char *verb, size_t vlen)

@@ -151,7 +151,7 @@ void smtp_bdat_begin(struct smtp_ctx *c, uint64_t size, int last, enum smtp_rid 
 	s->resume = s->state;
 	s->chunk = size;
 	s->bdat_left = size;
-	s->flags &= (uint8_t)~(SMTP_SF_BDAT_LAST | SMTP_SF_SKIP);
+	s->flags &= (uint8_t) ~(SMTP_SF_BDAT_LAST | SMTP_SF_SKIP);
 	if (last)
 		s->flags |= SMTP_SF_BDAT_LAST;
 	s->state = SMTP_BDAT;

@@ -105,7 +105,7 @@ static int next_param(const char *p, size_t n, size_t *i, struct smtp_param *pr)
 }
 
 static enum smtp_rid body_param(const struct smtp_param *pr, uint32_t caps,
-				struct smtp_mail_params *out)
+                                struct smtp_mail_params *out)
 {
 	if (!(caps & (SMTP_CAP_8BITMIME | SMTP_CAP_BINARYMIME)))
 		return SMTP_R_PARAM_UNKNOWN;
@@ -129,7 +129,7 @@ static enum smtp_rid body_param(const struct smtp_param *pr, uint32_t caps,
 }
 
 static enum smtp_rid size_param(const struct smtp_param *pr, uint32_t caps,
-				struct smtp_mail_params *out)
+                                struct smtp_mail_params *out)
 {
 	if (!(caps & SMTP_CAP_SIZE))
 		return SMTP_R_PARAM_UNKNOWN;
@@ -141,8 +141,7 @@ static enum smtp_rid size_param(const struct smtp_param *pr, uint32_t caps,
 	return SMTP_R_NONE;
 }
 
-enum smtp_rid smtp_mail_params(const char *p, size_t n, uint32_t caps,
-			       struct smtp_mail_params *out)
+enum smtp_rid smtp_mail_params(const char *p, size_t n, uint32_t caps, struct smtp_mail_params *out)
 {
 	struct smtp_param pr;
 	size_t i = 0;

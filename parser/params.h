@@ -18,14 +18,14 @@
 #include "parser/session-int.h"
 
 struct smtp_mail_params {
-	uint64_t size;	 /* SIZE=, 0 if absent */
-	uint8_t body;	 /* enum smtp_body_type, SMTP_BODY_NONE if absent */
-	uint8_t utf8;	 /* SMTPUTF8 given */
+	uint64_t size; /* SIZE=, 0 if absent */
+	uint8_t body;  /* enum smtp_body_type, SMTP_BODY_NONE if absent */
+	uint8_t utf8;  /* SMTPUTF8 given */
 	uint8_t has_size;
 };
 
 enum smtp_rid smtp_mail_params(const char *p, size_t n, uint32_t caps,
-			       struct smtp_mail_params *out);
+                               struct smtp_mail_params *out);
 enum smtp_rid smtp_rcpt_params(const char *p, size_t n, uint32_t caps);
 
 /* Decimal digits, 1 to 20, saturating. Returns the digits read (0 = none or too many). */

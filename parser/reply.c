@@ -34,72 +34,73 @@ struct smtp_canned {
 };
 
 static const struct smtp_canned smtp_canned[SMTP_R__COUNT] = {
-	[SMTP_R_OK] = {250, 0, "2.0.0", "Ok"},
-	[SMTP_R_MAIL_OK] = {250, 0, "2.1.0", "Ok"},
-	[SMTP_R_RCPT_OK] = {250, 0, "2.1.5", "Ok"},
-	[SMTP_R_DATA_GO] = {354, 0, NULL, "End data with <CR><LF>.<CR><LF>"},
-	[SMTP_R_BYE] = {221, 0, "2.0.0", "Bye"},
-	[SMTP_R_HELP] = {214, 0, "2.0.0",
-			 "Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP\n"
-			 "See RFC 5321"},
-	[SMTP_R_HELP_TOPIC] = {504, RF_ERR, "5.5.4", "HELP topic not implemented"},
-	[SMTP_R_VRFY_252] = {252, 0, "2.0.0",
-			     "Cannot VRFY user, but will accept message and attempt delivery"},
-	[SMTP_R_VRFY_502] = {502, RF_ERR, "5.5.1", "VRFY command is disabled"},
-	[SMTP_R_VRFY_550] = {550, RF_ERR, "5.7.1", "VRFY refused"},
-	[SMTP_R_EXPN_252] = {252, 0, "2.0.0", "Cannot EXPN list"},
-	[SMTP_R_EXPN_502] = {502, RF_ERR, "5.5.1", "EXPN command is disabled"},
-	[SMTP_R_EXPN_550] = {550, RF_ERR, "5.7.1", "EXPN refused"},
-	[SMTP_R_UNKNOWN] = {500, RF_ERR, "5.5.2", "Error: command not recognized"},
-	[SMTP_R_LINE_TOO_LONG] = {500, RF_ERR, "5.5.6", "Line too long"},
-	[SMTP_R_BARE_LF_CMD] = {500, RF_ERR, "5.5.2",
-				"Syntax error: command line must end with <CR><LF>"},
-	[SMTP_R_BAD_CHAR] = {500, RF_ERR, "5.5.2", "Syntax error: control character in command"},
-	[SMTP_R_NOT_AVAIL] = {502, RF_ERR, "5.5.1", "Error: command not available"},
-	[SMTP_R_OBSOLETE] = {502, RF_ERR, "5.5.1", "Error: command not implemented"},
-	[SMTP_R_HELO_SYNTAX] = {501, RF_ERR, "5.5.4", "Syntax: EHLO hostname"},
-	[SMTP_R_NEED_HELO] = {503, RF_ERR, "5.5.1", "Error: send HELO/EHLO first"},
-	[SMTP_R_NESTED_MAIL] = {503, RF_ERR, "5.5.1", "Error: nested MAIL command"},
-	[SMTP_R_NEED_MAIL] = {503, RF_ERR, "5.5.1", "Error: need MAIL command"},
-	[SMTP_R_NEED_RCPT] = {503, RF_ERR, "5.5.1", "Error: need RCPT command"},
-	[SMTP_R_NO_VALID_RCPT] = {554, 0, "5.5.1", "Error: no valid recipients"},
-	[SMTP_R_MAIL_SYNTAX] = {501, RF_ERR, "5.5.4", "Syntax: MAIL FROM:<address>"},
-	[SMTP_R_RCPT_SYNTAX] = {501, RF_ERR, "5.5.4", "Syntax: RCPT TO:<address>"},
-	[SMTP_R_BAD_SENDER] = {501, RF_ERR, "5.1.7", "Bad sender address syntax"},
-	[SMTP_R_BAD_RCPT] = {501, RF_ERR, "5.1.3", "Bad recipient address syntax"},
-	[SMTP_R_NULL_RCPT] = {501, RF_ERR, "5.1.3", "Null recipient not allowed"},
-	[SMTP_R_SENDER_TOO_LONG] = {501, RF_ERR, "5.1.7", "Path too long"},
-	[SMTP_R_RCPT_TOO_LONG] = {501, RF_ERR, "5.1.3", "Path too long"},
-	[SMTP_R_NEED_SMTPUTF8] = {553, RF_ERR, "5.6.7",
-				  "Non-ASCII address requires the SMTPUTF8 parameter"},
-	[SMTP_R_PARAM_SYNTAX] = {501, RF_ERR, "5.5.4", "Bad parameter syntax"},
-	[SMTP_R_PARAM_UNKNOWN] = {555, RF_ERR, "5.5.4", "Unsupported parameter"},
-	[SMTP_R_SIZE_EXCEEDED] = {552, 0, "5.3.4", "Message size exceeds fixed limit"},
-	[SMTP_R_TOO_MANY_RCPT] = {452, 0, "4.5.3", "Error: too many recipients"},
-	[SMTP_R_NO_ARGS] = {501, RF_ERR, "5.5.4", "Syntax error: no parameters allowed"},
-	[SMTP_R_VRFY_SYNTAX] = {501, RF_ERR, "5.5.4", "Syntax: VRFY address"},
-	[SMTP_R_TOO_MANY_ERRORS] = {421, RF_HOST, "4.7.0", "Error: too many errors"},
-	[SMTP_R_BDAT_SYNTAX] = {501, RF_ERR, "5.5.4", "Syntax: BDAT size [LAST]"},
-	[SMTP_R_BDAT_NOT_AVAIL] = {502, RF_ERR, "5.5.1", "Error: BDAT not available"},
-	[SMTP_R_DATA_AFTER_BDAT] = {503, RF_ERR, "5.5.1", "Error: DATA not allowed after BDAT"},
-	[SMTP_R_BINARY_NEEDS_BDAT] = {503, RF_ERR, "5.5.1", "Error: BODY=BINARYMIME requires BDAT"},
-	[SMTP_R_RCPT_AFTER_BDAT] = {503, RF_ERR, "5.5.1", "Error: RCPT not allowed after BDAT"},
-	[SMTP_R_MSG_BARE] = {550, 0, "5.5.2",
-			     "Error: bare <CR> or <LF> in message; lines must end with <CR><LF>"},
-	[SMTP_R_MSG_SIZE] = {552, 0, "5.3.4", "Message size exceeds fixed limit"},
-	[SMTP_R_MSG_LONG_LINE] = {550, 0, "5.6.0", "Error: message line longer than 1000 octets"},
+    [SMTP_R_OK] = {250, 0, "2.0.0", "Ok"},
+    [SMTP_R_MAIL_OK] = {250, 0, "2.1.0", "Ok"},
+    [SMTP_R_RCPT_OK] = {250, 0, "2.1.5", "Ok"},
+    [SMTP_R_DATA_GO] = {354, 0, NULL, "End data with <CR><LF>.<CR><LF>"},
+    [SMTP_R_BYE] = {221, 0, "2.0.0", "Bye"},
+    [SMTP_R_HELP] = {214, 0, "2.0.0",
+                     "Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP\n"
+                     "See RFC 5321"},
+    [SMTP_R_HELP_TOPIC] = {504, RF_ERR, "5.5.4", "HELP topic not implemented"},
+    [SMTP_R_VRFY_252] = {252, 0, "2.0.0",
+                         "Cannot VRFY user, but will accept message and attempt delivery"},
+    [SMTP_R_VRFY_502] = {502, RF_ERR, "5.5.1", "VRFY command is disabled"},
+    [SMTP_R_VRFY_550] = {550, RF_ERR, "5.7.1", "VRFY refused"},
+    [SMTP_R_EXPN_252] = {252, 0, "2.0.0", "Cannot EXPN list"},
+    [SMTP_R_EXPN_502] = {502, RF_ERR, "5.5.1", "EXPN command is disabled"},
+    [SMTP_R_EXPN_550] = {550, RF_ERR, "5.7.1", "EXPN refused"},
+    [SMTP_R_UNKNOWN] = {500, RF_ERR, "5.5.2", "Error: command not recognized"},
+    [SMTP_R_LINE_TOO_LONG] = {500, RF_ERR, "5.5.6", "Line too long"},
+    [SMTP_R_BARE_LF_CMD] = {500, RF_ERR, "5.5.2",
+                            "Syntax error: command line must end with <CR><LF>"},
+    [SMTP_R_BAD_CHAR] = {500, RF_ERR, "5.5.2", "Syntax error: control character in command"},
+    [SMTP_R_NOT_AVAIL] = {502, RF_ERR, "5.5.1", "Error: command not available"},
+    [SMTP_R_OBSOLETE] = {502, RF_ERR, "5.5.1", "Error: command not implemented"},
+    [SMTP_R_HELO_SYNTAX] = {501, RF_ERR, "5.5.4", "Syntax: EHLO hostname"},
+    [SMTP_R_NEED_HELO] = {503, RF_ERR, "5.5.1", "Error: send HELO/EHLO first"},
+    [SMTP_R_NESTED_MAIL] = {503, RF_ERR, "5.5.1", "Error: nested MAIL command"},
+    [SMTP_R_NEED_MAIL] = {503, RF_ERR, "5.5.1", "Error: need MAIL command"},
+    [SMTP_R_NEED_RCPT] = {503, RF_ERR, "5.5.1", "Error: need RCPT command"},
+    [SMTP_R_NO_VALID_RCPT] = {554, 0, "5.5.1", "Error: no valid recipients"},
+    [SMTP_R_MAIL_SYNTAX] = {501, RF_ERR, "5.5.4", "Syntax: MAIL FROM:<address>"},
+    [SMTP_R_RCPT_SYNTAX] = {501, RF_ERR, "5.5.4", "Syntax: RCPT TO:<address>"},
+    [SMTP_R_BAD_SENDER] = {501, RF_ERR, "5.1.7", "Bad sender address syntax"},
+    [SMTP_R_BAD_RCPT] = {501, RF_ERR, "5.1.3", "Bad recipient address syntax"},
+    [SMTP_R_NULL_RCPT] = {501, RF_ERR, "5.1.3", "Null recipient not allowed"},
+    [SMTP_R_SENDER_TOO_LONG] = {501, RF_ERR, "5.1.7", "Path too long"},
+    [SMTP_R_RCPT_TOO_LONG] = {501, RF_ERR, "5.1.3", "Path too long"},
+    [SMTP_R_NEED_SMTPUTF8] = {553, RF_ERR, "5.6.7",
+                              "Non-ASCII address requires the SMTPUTF8 parameter"},
+    [SMTP_R_PARAM_SYNTAX] = {501, RF_ERR, "5.5.4", "Bad parameter syntax"},
+    [SMTP_R_PARAM_UNKNOWN] = {555, RF_ERR, "5.5.4", "Unsupported parameter"},
+    [SMTP_R_SIZE_EXCEEDED] = {552, 0, "5.3.4", "Message size exceeds fixed limit"},
+    [SMTP_R_TOO_MANY_RCPT] = {452, 0, "4.5.3", "Error: too many recipients"},
+    [SMTP_R_NO_ARGS] = {501, RF_ERR, "5.5.4", "Syntax error: no parameters allowed"},
+    [SMTP_R_VRFY_SYNTAX] = {501, RF_ERR, "5.5.4", "Syntax: VRFY address"},
+    [SMTP_R_TOO_MANY_ERRORS] = {421, RF_HOST, "4.7.0", "Error: too many errors"},
+    [SMTP_R_BDAT_SYNTAX] = {501, RF_ERR, "5.5.4", "Syntax: BDAT size [LAST]"},
+    [SMTP_R_BDAT_NOT_AVAIL] = {502, RF_ERR, "5.5.1", "Error: BDAT not available"},
+    [SMTP_R_DATA_AFTER_BDAT] = {503, RF_ERR, "5.5.1", "Error: DATA not allowed after BDAT"},
+    [SMTP_R_BINARY_NEEDS_BDAT] = {503, RF_ERR, "5.5.1", "Error: BODY=BINARYMIME requires BDAT"},
+    [SMTP_R_RCPT_AFTER_BDAT] = {503, RF_ERR, "5.5.1", "Error: RCPT not allowed after BDAT"},
+    [SMTP_R_MSG_BARE] = {550, 0, "5.5.2",
+                         "Error: bare <CR> or <LF> in message; lines must end with <CR><LF>"},
+    [SMTP_R_MSG_SIZE] = {552, 0, "5.3.4", "Message size exceeds fixed limit"},
+    [SMTP_R_MSG_LONG_LINE] = {550, 0, "5.6.0", "Error: message line longer than 1000 octets"},
 };
 
 static int enh_on(const struct smtp_config *cfg, unsigned code)
 {
 	unsigned cls = code / 100;
 
-	return smtp_has_cap(cfg, SMTP_CAP_ENHANCEDSTATUSCODES) && (cls == 2 || cls == 4 || cls == 5);
+	return smtp_has_cap(cfg, SMTP_CAP_ENHANCEDSTATUSCODES) &&
+	       (cls == 2 || cls == 4 || cls == 5);
 }
 
 /* Write one line: code, separator, optional enhanced code, sanitised text, CRLF. */
 static size_t put_line(char *o, unsigned code, int last, const char *enh, size_t elen,
-		       const char *t, size_t tl)
+                       const char *t, size_t tl)
 {
 	size_t w = 0;
 
@@ -126,7 +127,7 @@ static size_t put_line(char *o, unsigned code, int last, const char *enh, size_t
 }
 
 void smtp_reply(struct smtp_io *io, const struct smtp_config *cfg, unsigned code, const char *enh,
-		const char *text, size_t tlen)
+                const char *text, size_t tlen)
 {
 	size_t elen = (enh && enh_on(cfg, code)) ? strlen(enh) : 0;
 	size_t head = 4 + elen + 1 + 2; /* code, sep, enh, space, CRLF */
@@ -295,16 +296,26 @@ int smtp_enh_valid(const char *e, size_t n, unsigned code)
 static const char *verdict_enh(unsigned code, enum smtp_event_type ev)
 {
 	switch (code) {
-	case 421: return "4.3.0";
-	case 450: return "4.2.0";
-	case 451: return "4.3.0";
-	case 452: return "4.3.1";
-	case 550: return ev == SMTP_EV_RCPT ? "5.1.1" : "5.7.1";
-	case 551: return "5.1.6";
-	case 552: return ev == SMTP_EV_RCPT ? "5.2.2" : "5.3.4";
-	case 553: return ev == SMTP_EV_MAIL ? "5.1.7" : "5.1.3";
-	case 554: return "5.7.1";
-	default: break;
+	case 421:
+		return "4.3.0";
+	case 450:
+		return "4.2.0";
+	case 451:
+		return "4.3.0";
+	case 452:
+		return "4.3.1";
+	case 550:
+		return ev == SMTP_EV_RCPT ? "5.1.1" : "5.7.1";
+	case 551:
+		return "5.1.6";
+	case 552:
+		return ev == SMTP_EV_RCPT ? "5.2.2" : "5.3.4";
+	case 553:
+		return ev == SMTP_EV_MAIL ? "5.1.7" : "5.1.3";
+	case 554:
+		return "5.7.1";
+	default:
+		break;
 	}
 	if (code / 100 == 2)
 		return ev == SMTP_EV_MAIL ? "2.1.0" : ev == SMTP_EV_RCPT ? "2.1.5" : "2.0.0";
@@ -314,16 +325,26 @@ static const char *verdict_enh(unsigned code, enum smtp_event_type ev)
 static const char *verdict_text(unsigned code)
 {
 	switch (code) {
-	case 421: return "Service not available, closing transmission channel";
-	case 450: return "Requested mail action not taken: mailbox unavailable";
-	case 451: return "Requested action aborted: local error in processing";
-	case 452: return "Requested action not taken: insufficient system storage";
-	case 550: return "Requested action not taken: mailbox unavailable";
-	case 551: return "User not local";
-	case 552: return "Requested mail action aborted: exceeded storage allocation";
-	case 553: return "Requested action not taken: mailbox name not allowed";
-	case 554: return "Transaction failed";
-	default: break;
+	case 421:
+		return "Service not available, closing transmission channel";
+	case 450:
+		return "Requested mail action not taken: mailbox unavailable";
+	case 451:
+		return "Requested action aborted: local error in processing";
+	case 452:
+		return "Requested action not taken: insufficient system storage";
+	case 550:
+		return "Requested action not taken: mailbox unavailable";
+	case 551:
+		return "User not local";
+	case 552:
+		return "Requested mail action aborted: exceeded storage allocation";
+	case 553:
+		return "Requested action not taken: mailbox name not allowed";
+	case 554:
+		return "Transaction failed";
+	default:
+		break;
 	}
 	if (code / 100 == 2)
 		return "Ok";
@@ -336,7 +357,7 @@ static const char *verdict_text(unsigned code)
  * event decided (ev). 421 replies start with the hostname (RFC 5321 3.8).
  */
 void smtp_reply_verdict(struct smtp_ctx *c, unsigned code, const char *enh, const char *text,
-			enum smtp_event_type ev)
+                        enum smtp_event_type ev)
 {
 	if (enh == NULL || !smtp_enh_valid(enh, strnlen(enh, 16), code))
 		enh = verdict_enh(code, ev);

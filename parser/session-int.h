@@ -27,13 +27,13 @@ void smtp_panic(const char *file, int line, const char *msg) __attribute__((nore
 
 /* struct smtp_session.flags */
 enum smtp_sflag {
-	SMTP_SF_TX = 1u << 0,	       /* a MAIL event was emitted and not yet ended or aborted */
-	SMTP_SF_RCPT_TRIED = 1u << 1,  /* a RCPT was attempted in this transaction */
-	SMTP_SF_BDAT = 1u << 2,	       /* the transaction's body is being sent with BDAT */
-	SMTP_SF_BDAT_LAST = 1u << 3,   /* the current chunk is the LAST one */
-	SMTP_SF_DISCARD = 1u << 4,     /* discarding the rest of an over-long command line */
-	SMTP_SF_SKIP = 1u << 5,	       /* the current chunk is refused: consume, do not emit */
-	SMTP_SF_DATA_EV = 1u << 6,     /* SMTP_EV_DATA emitted for this transaction */
+	SMTP_SF_TX = 1u << 0,         /* a MAIL event was emitted and not yet ended or aborted */
+	SMTP_SF_RCPT_TRIED = 1u << 1, /* a RCPT was attempted in this transaction */
+	SMTP_SF_BDAT = 1u << 2,       /* the transaction's body is being sent with BDAT */
+	SMTP_SF_BDAT_LAST = 1u << 3,  /* the current chunk is the LAST one */
+	SMTP_SF_DISCARD = 1u << 4,    /* discarding the rest of an over-long command line */
+	SMTP_SF_SKIP = 1u << 5,       /* the current chunk is refused: consume, do not emit */
+	SMTP_SF_DATA_EV = 1u << 6,    /* SMTP_EV_DATA emitted for this transaction */
 };
 
 /* Canned replies (reply.c holds the table). */
@@ -101,14 +101,14 @@ struct smtp_ctx {
 void smtp_reply_id(struct smtp_ctx *c, enum smtp_rid id);
 int smtp_reply_counts_error(enum smtp_rid id);
 void smtp_reply(struct smtp_io *io, const struct smtp_config *cfg, unsigned code, const char *enh,
-		const char *text, size_t tlen);
+                const char *text, size_t tlen);
 void smtp_reply_greeting(struct smtp_ctx *c);
 void smtp_reply_ehlo(struct smtp_ctx *c);
 void smtp_reply_helo(struct smtp_ctx *c);
 void smtp_reply_chunk(struct smtp_ctx *c, uint64_t octets);
 void smtp_reply_queued(struct smtp_ctx *c, const char *queue_id);
 void smtp_reply_verdict(struct smtp_ctx *c, unsigned code, const char *enh, const char *text,
-			enum smtp_event_type ev);
+                        enum smtp_event_type ev);
 unsigned smtp_reply_code(enum smtp_rid id);
 int smtp_enh_valid(const char *e, size_t n, unsigned code);
 

@@ -39,9 +39,9 @@ void smtp_panic(const char *file, int line, const char *msg)
 const char *smtp_state_name(enum smtp_state st)
 {
 	static const char *const names[] = {
-		[SMTP_CONNECTED] = "connected", [SMTP_GREETED] = "greeted", [SMTP_READY] = "ready",
-		[SMTP_MAIL] = "mail",		[SMTP_RCPT] = "rcpt",	    [SMTP_DATA] = "data",
-		[SMTP_BDAT] = "bdat",		[SMTP_WAIT] = "wait",	    [SMTP_CLOSED] = "closed",
+	    [SMTP_CONNECTED] = "connected", [SMTP_GREETED] = "greeted", [SMTP_READY] = "ready",
+	    [SMTP_MAIL] = "mail",           [SMTP_RCPT] = "rcpt",       [SMTP_DATA] = "data",
+	    [SMTP_BDAT] = "bdat",           [SMTP_WAIT] = "wait",       [SMTP_CLOSED] = "closed",
 	};
 
 	if ((unsigned)st >= sizeof(names) / sizeof(names[0]) || names[st] == NULL)
@@ -174,8 +174,8 @@ static int io_has_room(const struct smtp_io *io)
  * no complete unit, the session waits or closed, or io has no room for another unit; it is a
  * single loop so that every stop condition is checked in one place.
  */
-size_t smtp_input(struct smtp_session *s, const struct smtp_config *cfg, const char *in,
-		  size_t len, struct smtp_io *io)
+size_t smtp_input(struct smtp_session *s, const struct smtp_config *cfg, const char *in, size_t len,
+                  struct smtp_io *io)
 {
 	struct smtp_ctx c = {s, cfg, io};
 	size_t off = 0;
@@ -244,14 +244,15 @@ static void resolve_ok(struct smtp_ctx *c, const struct smtp_verdict *v)
 		SMTP_PANIC("waiting for an unknown event");
 	}
 	if (v->code == 0)
-		smtp_reply_id(c, s->wait_for == SMTP_EV_MAIL ? SMTP_R_MAIL_OK :
-			      s->wait_for == SMTP_EV_RCPT ? SMTP_R_RCPT_OK : SMTP_R_OK);
+		smtp_reply_id(c, s->wait_for == SMTP_EV_MAIL   ? SMTP_R_MAIL_OK
+		                 : s->wait_for == SMTP_EV_RCPT ? SMTP_R_RCPT_OK
+		                                               : SMTP_R_OK);
 	else
 		smtp_reply_verdict(c, v->code, v->enh, v->text, (enum smtp_event_type)s->wait_for);
 }
 
 int smtp_resolve(struct smtp_session *s, const struct smtp_config *cfg,
-		 const struct smtp_verdict *v, struct smtp_io *io)
+                 const struct smtp_verdict *v, struct smtp_io *io)
 {
 	struct smtp_ctx c = {s, cfg, io};
 	unsigned cls;
@@ -290,7 +291,7 @@ int smtp_resolve(struct smtp_session *s, const struct smtp_config *cfg,
 }
 
 void smtp_session_end(struct smtp_session *s, const struct smtp_config *cfg, uint16_t code,
-		      const char *text, struct smtp_io *io)
+                      const char *text, struct smtp_io *io)
 {
 	struct smtp_ctx c = {s, cfg, io};
 	char enh[8];
@@ -305,7 +306,8 @@ void smtp_session_end(struct smtp_session *s, const struct smtp_config *cfg, uin
 		 * written if it fits at all (its text cut if need be): it is the last one. */
 		const char *sp = text ? strchr(text, ' ') : NULL;
 
-		if (sp && (size_t)(sp - text) < sizeof(enh) && smtp_enh_valid(text, (size_t)(sp - text), code)) {
+		if (sp && (size_t)(sp - text) < sizeof(enh) &&
+		    smtp_enh_valid(text, (size_t)(sp - text), code)) {
 			memcpy(enh, text, (size_t)(sp - text));
 			enh[sp - text] = '\0';
 			e = enh;

@@ -40,8 +40,8 @@ static uint64_t fnv1a(const uint8_t *p, size_t n)
 static void fuzz_fail(const char *what, const struct h_result *r)
 {
 	fprintf(stderr, "fuzz_session: %s\n--- replies\n%.*s--- events\n%.*s---\n", what,
-		(int)(r->rlen > 4000 ? 4000 : r->rlen), r->replies,
-		(int)(r->llen > 4000 ? 4000 : r->llen), r->log);
+	        (int)(r->rlen > 4000 ? 4000 : r->rlen), r->replies,
+	        (int)(r->llen > 4000 ? 4000 : r->llen), r->log);
 	abort();
 }
 
@@ -68,8 +68,8 @@ static void pick_config(uint64_t h, struct smtp_config *cfg)
 
 static void pick_verdicts(uint64_t h, struct h_verdict *v, unsigned n)
 {
-	static const unsigned codes[] = {0, 0, 0, 250, 251, 421, 450, 451, 452,
-					 550, 551, 552, 553, 554, 0, 0};
+	static const unsigned codes[] = {0,   0,   0,   250, 251, 421, 450, 451,
+	                                 452, 550, 551, 552, 553, 554, 0,   0};
 	static const char *const texts[] = {NULL, "custom text", "two\nlines", "ctl\r\x01"};
 
 	for (unsigned i = 0; i < n; i++) {
@@ -170,7 +170,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_fail(bad, &a);
 	if (!h_same(&a, &b)) {
 		fprintf(stderr, "--- split run\n%.*s%.*s", (int)b.rlen, b.replies, (int)b.llen,
-			b.log);
+		        b.log);
 		fuzz_fail("the split run differs", &a);
 	}
 	check_order(&a);

@@ -108,21 +108,21 @@ static inline int h_case_run(const struct h_case *c)
 		fprintf(stderr, "%.*s", (int)base.rlen, base.replies);
 		ok = 0;
 	}
-	if (c->events && (strlen(c->events) != base.llen ||
-			  memcmp(c->events, base.log, base.llen) != 0)) {
+	if (c->events &&
+	    (strlen(c->events) != base.llen || memcmp(c->events, base.log, base.llen) != 0)) {
 		fprintf(stderr, "FAIL %s: events\n--- want\n%s--- got\n%.*s---\n", c->name,
-			c->events, (int)base.llen, base.log);
+		        c->events, (int)base.llen, base.log);
 		ok = 0;
 	}
 	if (c->contains && !memmem(base.replies, base.rlen, c->contains, strlen(c->contains))) {
 		fprintf(stderr, "FAIL %s: replies lack \"%s\":\n%.*s", c->name, c->contains,
-			(int)base.rlen, base.replies);
+		        (int)base.rlen, base.replies);
 		ok = 0;
 	}
 	if (c->state >= 0 && (int)base.state != c->state) {
 		fprintf(stderr, "FAIL %s: state %s, want %s\n", c->name,
-			smtp_state_name((enum smtp_state)base.state),
-			smtp_state_name((enum smtp_state)c->state));
+		        smtp_state_name((enum smtp_state)base.state),
+		        smtp_state_name((enum smtp_state)c->state));
 		ok = 0;
 	}
 	for (int variant = 0; variant < 4; variant++) {
@@ -139,10 +139,10 @@ static inline int h_case_run(const struct h_case *c)
 		h_run(c->in, h_case_len(c), &v, &r);
 		if (r.err[0] || !h_same(&base, &r)) {
 			fprintf(stderr, "FAIL %s: feed variant %d differs (%s)\n", c->name, variant,
-				r.err[0] ? r.err : "output");
+			        r.err[0] ? r.err : "output");
 			fprintf(stderr, "--- all at once\n%.*s%.*s--- variant\n%.*s%.*s---\n",
-				(int)base.rlen, base.replies, (int)base.llen, base.log,
-				(int)r.rlen, r.replies, (int)r.llen, r.log);
+			        (int)base.rlen, base.replies, (int)base.llen, base.log, (int)r.rlen,
+			        r.replies, (int)r.llen, r.log);
 			ok = 0;
 		}
 		h_free(&r);
@@ -152,7 +152,7 @@ static inline int h_case_run(const struct h_case *c)
 }
 
 static inline int h_run_table(const struct h_case *cases, size_t n, unsigned *passed,
-			      unsigned *failed)
+                              unsigned *failed)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (h_case_run(&cases[i]))

@@ -29,7 +29,6 @@
 
 #include "parser/smtp.h"
 
-
 struct h_verdict {
 	unsigned code;
 	const char *enh;
@@ -38,14 +37,14 @@ struct h_verdict {
 
 struct h_opts {
 	const struct smtp_config *cfg;
-	size_t feed;	       /* bytes per feed; 0 = everything at once */
+	size_t feed;           /* bytes per feed; 0 = everything at once */
 	const size_t *pattern; /* if set: feed sizes cycled from this list (npattern entries) */
 	unsigned npattern;
-	unsigned ev_cap;	       /* 0 = 64 */
-	size_t reply_cap;	       /* 0 = 4096 */
+	unsigned ev_cap;                  /* 0 = 64 */
+	size_t reply_cap;                 /* 0 = 4096 */
 	const struct h_verdict *verdicts; /* in order, one per decision; then accept */
 	unsigned nverdicts;
-	int end_call;	   /* at the end of input, call smtp_session_end(end_code) if open */
+	int end_call;      /* at the end of input, call smtp_session_end(end_code) if open */
 	unsigned end_code; /* (its text: "4.4.2 Timeout exceeded") */
 	/* if set: copies the bytes of each call somewhere (guard-page tests) and returns where */
 	const char *(*place)(void *ctx, const char *p, size_t n);
@@ -131,8 +130,8 @@ static inline void h_esc(struct h_result *r, const char *p, size_t n)
 
 static inline void h_event(struct h_result *r, const struct smtp_event *e, int *in_body)
 {
-	static const char *const names[] = {"HELO", "MAIL", "RCPT", "DATA", "BODY",
-					    "END",  "ABORT", "REJECTED", "CLOSE"};
+	static const char *const names[] = {"HELO", "MAIL",  "RCPT",     "DATA", "BODY",
+	                                    "END",  "ABORT", "REJECTED", "CLOSE"};
 
 	if (e->type == SMTP_EV_BODY) {
 		if (!*in_body) {
@@ -159,7 +158,8 @@ static inline void h_event(struct h_result *r, const struct smtp_event *e, int *
 		break;
 	case SMTP_EV_MAIL:
 		h_logf(r, " <%.*s> [%.*s] body=%u utf8=%u size=%llu", (int)e->len, e->str,
-		       (int)e->params_len, e->params, e->body, e->utf8, (unsigned long long)e->size);
+		       (int)e->params_len, e->params, e->body, e->utf8,
+		       (unsigned long long)e->size);
 		break;
 	case SMTP_EV_RCPT:
 		h_logf(r, " <%.*s> [%.*s]", (int)e->len, e->str, (int)e->params_len, e->params);
@@ -235,7 +235,7 @@ static inline void h_replies(const struct h_result *r, char *out, size_t cap)
 				k++;
 			if (k > 4 && k < ll && l[k] == ' ' && l[5] == '.')
 				n = snprintf(out + w, cap - w, "%s%.3s %.*s", w ? "," : "", l,
-					     (int)(k - 4), l + 4);
+				             (int)(k - 4), l + 4);
 			else
 				n = snprintf(out + w, cap - w, "%s%.3s", w ? "," : "", l);
 			if (n > 0 && (size_t)n < cap - w)
@@ -272,7 +272,7 @@ static inline void h_flush(struct h_result *r, struct smtp_io *io)
 }
 
 static inline void h_resolve(struct smtp_session *s, const struct h_opts *o, struct h_result *r,
-			     struct smtp_io *io, int *in_body)
+                             struct smtp_io *io, int *in_body)
 {
 	struct smtp_verdict v = {0, NULL, NULL, NULL};
 	char qid[32];
@@ -297,7 +297,7 @@ static inline void h_resolve(struct smtp_session *s, const struct h_opts *o, str
 
 /* After the input: close the body log, maybe end the session, send what is queued, check. */
 static inline void h_end(struct smtp_session *s, const struct h_opts *o, struct h_result *r,
-			 struct smtp_io *io, int in_body)
+                         struct smtp_io *io, int in_body)
 {
 	struct smtp_event *ev = io->ev;
 
@@ -312,7 +312,8 @@ static inline void h_end(struct smtp_session *s, const struct h_opts *o, struct 
 		smtp_session_end(s, o->cfg, (uint16_t)o->end_code, "4.4.2 Timeout exceeded", io);
 		for (unsigned i = 0; i < io->nev; i++)
 			h_event(r, &ev[i], &in_body);
-		if (s->state != SMTP_CLOSED || io->nev == 0 || ev[io->nev - 1].type != SMTP_EV_CLOSE)
+		if (s->state != SMTP_CLOSED || io->nev == 0 ||
+		    ev[io->nev - 1].type != SMTP_EV_CLOSE)
 			h_fail(r, "smtp_session_end did not close");
 	}
 	/* anything still queued (closing) is sent too */
@@ -365,7 +366,7 @@ static inline void h_run(const char *in, size_t len, const struct h_opts *o, str
 		for (unsigned i = 0; i < io.nev; i++)
 			h_event(r, &ev[i], &in_body);
 		int progress = n > 0 || io.nev > 0 || io.reply_len != rl0 || s.state != st0 ||
-			       (io.flush && io.reply_len > 0);
+		               (io.flush && io.reply_len > 0);
 		io.nev = 0;
 		h_flush(r, &io);
 		/* the engine consumed n bytes: drop them, keep the rest (moving it down) */

@@ -22,106 +22,106 @@ struct pcase {
 };
 
 static const struct pcase pcases[] = {
-	{"<a@b.example>", 0, 0, "a@b.example"},
-	{"<a@b.example> SIZE=1", 0, 0, "a@b.example"},
-	{"<>", SMTP_PATH_NULL_OK, 0, ""},
-	{"<>", SMTP_PATH_POSTMASTER_OK, SMTP_PATH_NULL, NULL},
-	{"<Postmaster>", SMTP_PATH_POSTMASTER_OK, 0, "Postmaster", 0, 1},
-	{"<pOsTmAsTeR>", SMTP_PATH_POSTMASTER_OK, 0, "pOsTmAsTeR", 0, 1},
-	{"<Postmaster>", SMTP_PATH_NULL_OK, SMTP_PATH_SYNTAX, NULL},
-	{"<postmaster@d.example>", NP, 0, "postmaster@d.example", 0, 0},
-	{"<@r.example:Postmaster>", NP, SMTP_PATH_SYNTAX, NULL},
-	{"<@a.example,@b.example:u@c.example>", 0, 0, "u@c.example"},
-	{"<@a.example:u@c.example>", 0, 0, "u@c.example"},
-	{"<\"a b\"@c.example>", 0, 0, "\"a b\"@c.example"},
-	{"<\"a\\\"b\\\\\"@c>", 0, 0, "\"a\\\"b\\\\\"@c"},
-	{"<\"\"@c>", 0, 0, "\"\"@c"},
-	{"<a.b.c@d>", 0, 0, "a.b.c@d"},
-	{"<a+tag@d-e.f>", 0, 0, "a+tag@d-e.f"},
-	{"<!#$%&'*+-/=?^_`{|}~@d>", 0, 0, "!#$%&'*+-/=?^_`{|}~@d"},
-	{"<a@1.2.3.4>", 0, 0, "a@1.2.3.4"},
-	{"<a@[1.2.3.4]>", 0, 0, "a@[1.2.3.4]"},
-	{"<a@[255.255.255.255]>", 0, 0, "a@[255.255.255.255]"},
-	{"<a@[001.002.003.004]>", 0, 0, "a@[001.002.003.004]"},
-	{"<a@[IPv6:::1]>", 0, 0, "a@[IPv6:::1]"},
-	{"<a@[ipv6:::]>", 0, 0, "a@[ipv6:::]"},
-	{"<a@[IPv6:2001:db8::]>", 0, 0, "a@[IPv6:2001:db8::]"},
-	{"<a@[IPv6:2001:DB8:0:0:8:800:200C:417A]>", 0, 0, "a@[IPv6:2001:DB8:0:0:8:800:200C:417A]"},
-	{"<a@[IPv6:1:2:3::6:7]>", 0, 0, "a@[IPv6:1:2:3::6:7]"},
-	{"<a@[IPv6:1:2:3:4:5:6:1.2.3.4]>", 0, 0, "a@[IPv6:1:2:3:4:5:6:1.2.3.4]"},
-	{"<a@[IPv6:::ffff:10.0.0.1]>", 0, 0, "a@[IPv6:::ffff:10.0.0.1]"},
-	{"<a@[IPv6:1:2:3:4::10.0.0.1]>", 0, 0, "a@[IPv6:1:2:3:4::10.0.0.1]"},
-	{"<j\xc3\xb6rg@\xc3\xa9xample.org>", 0, 0, "j\xc3\xb6rg@\xc3\xa9xample.org", 1},
-	{"<\"\xe2\x82\xac\"@d>", 0, 0, "\"\xe2\x82\xac\"@d", 1},
-	{"<\xf0\x9f\x98\x80@d>", 0, 0, "\xf0\x9f\x98\x80@d", 1},
+    {"<a@b.example>", 0, 0, "a@b.example"},
+    {"<a@b.example> SIZE=1", 0, 0, "a@b.example"},
+    {"<>", SMTP_PATH_NULL_OK, 0, ""},
+    {"<>", SMTP_PATH_POSTMASTER_OK, SMTP_PATH_NULL, NULL},
+    {"<Postmaster>", SMTP_PATH_POSTMASTER_OK, 0, "Postmaster", 0, 1},
+    {"<pOsTmAsTeR>", SMTP_PATH_POSTMASTER_OK, 0, "pOsTmAsTeR", 0, 1},
+    {"<Postmaster>", SMTP_PATH_NULL_OK, SMTP_PATH_SYNTAX, NULL},
+    {"<postmaster@d.example>", NP, 0, "postmaster@d.example", 0, 0},
+    {"<@r.example:Postmaster>", NP, SMTP_PATH_SYNTAX, NULL},
+    {"<@a.example,@b.example:u@c.example>", 0, 0, "u@c.example"},
+    {"<@a.example:u@c.example>", 0, 0, "u@c.example"},
+    {"<\"a b\"@c.example>", 0, 0, "\"a b\"@c.example"},
+    {"<\"a\\\"b\\\\\"@c>", 0, 0, "\"a\\\"b\\\\\"@c"},
+    {"<\"\"@c>", 0, 0, "\"\"@c"},
+    {"<a.b.c@d>", 0, 0, "a.b.c@d"},
+    {"<a+tag@d-e.f>", 0, 0, "a+tag@d-e.f"},
+    {"<!#$%&'*+-/=?^_`{|}~@d>", 0, 0, "!#$%&'*+-/=?^_`{|}~@d"},
+    {"<a@1.2.3.4>", 0, 0, "a@1.2.3.4"},
+    {"<a@[1.2.3.4]>", 0, 0, "a@[1.2.3.4]"},
+    {"<a@[255.255.255.255]>", 0, 0, "a@[255.255.255.255]"},
+    {"<a@[001.002.003.004]>", 0, 0, "a@[001.002.003.004]"},
+    {"<a@[IPv6:::1]>", 0, 0, "a@[IPv6:::1]"},
+    {"<a@[ipv6:::]>", 0, 0, "a@[ipv6:::]"},
+    {"<a@[IPv6:2001:db8::]>", 0, 0, "a@[IPv6:2001:db8::]"},
+    {"<a@[IPv6:2001:DB8:0:0:8:800:200C:417A]>", 0, 0, "a@[IPv6:2001:DB8:0:0:8:800:200C:417A]"},
+    {"<a@[IPv6:1:2:3::6:7]>", 0, 0, "a@[IPv6:1:2:3::6:7]"},
+    {"<a@[IPv6:1:2:3:4:5:6:1.2.3.4]>", 0, 0, "a@[IPv6:1:2:3:4:5:6:1.2.3.4]"},
+    {"<a@[IPv6:::ffff:10.0.0.1]>", 0, 0, "a@[IPv6:::ffff:10.0.0.1]"},
+    {"<a@[IPv6:1:2:3:4::10.0.0.1]>", 0, 0, "a@[IPv6:1:2:3:4::10.0.0.1]"},
+    {"<j\xc3\xb6rg@\xc3\xa9xample.org>", 0, 0, "j\xc3\xb6rg@\xc3\xa9xample.org", 1},
+    {"<\"\xe2\x82\xac\"@d>", 0, 0, "\"\xe2\x82\xac\"@d", 1},
+    {"<\xf0\x9f\x98\x80@d>", 0, 0, "\xf0\x9f\x98\x80@d", 1},
 
-	{"a@b.example", NP, SMTP_PATH_SYNTAX},
-	{"", NP, SMTP_PATH_SYNTAX},
-	{"<", NP, SMTP_PATH_SYNTAX},
-	{"<a@b", NP, SMTP_PATH_SYNTAX},
-	{"<a@b.example", NP, SMTP_PATH_SYNTAX},
-	{"<a>", NP, SMTP_PATH_SYNTAX},
-	{"<@b>", NP, SMTP_PATH_SYNTAX},
-	{"<a@>", NP, SMTP_PATH_SYNTAX},
-	{"<@>", NP, SMTP_PATH_SYNTAX},
-	{"<.a@b>", NP, SMTP_PATH_SYNTAX},
-	{"<a.@b>", NP, SMTP_PATH_SYNTAX},
-	{"<a..b@b>", NP, SMTP_PATH_SYNTAX},
-	{"<a b@c>", NP, SMTP_PATH_SYNTAX},
-	{"<a(comment)@c>", NP, SMTP_PATH_SYNTAX},
-	{"<a@b@c>", NP, SMTP_PATH_SYNTAX},
-	{"<a@-b.example>", NP, SMTP_PATH_SYNTAX},
-	{"<a@b-.example>", NP, SMTP_PATH_SYNTAX},
-	{"<a@b..example>", NP, SMTP_PATH_SYNTAX},
-	{"<a@b.example.>", NP, SMTP_PATH_SYNTAX},
-	{"<a@.b.example>", NP, SMTP_PATH_SYNTAX},
-	{"<a@b_c.example>", NP, SMTP_PATH_SYNTAX},
-	{"<a@[1.2.3]>", NP, SMTP_PATH_SYNTAX},
-	{"<a@[1.2.3.256]>", NP, SMTP_PATH_SYNTAX},
-	{"<a@[1.2.3.4.5]>", NP, SMTP_PATH_SYNTAX},
-	{"<a@[1.2.3.0004]>", NP, SMTP_PATH_SYNTAX},
-	{"<a@[1..3.4]>", NP, SMTP_PATH_SYNTAX},
-	{"<a@[]>", NP, SMTP_PATH_SYNTAX},
-	{"<a@[1.2.3.4>", NP, SMTP_PATH_SYNTAX},
-	{"<a@[1.2.3.4]x>", NP, SMTP_PATH_SYNTAX},
-	{"<a@[IPv6:1:2:3:4:5:6:7]>", NP, SMTP_PATH_SYNTAX},
-	{"<a@[IPv6:1:2:3:4:5:6:7:8:9]>", NP, SMTP_PATH_SYNTAX},
-	{"<a@[IPv6:1::2::3]>", NP, SMTP_PATH_SYNTAX},
-	{"<a@[IPv6:1:2:3:4:5:6:7::]>", NP, SMTP_PATH_SYNTAX},
-	{"<a@[IPv6:12345::]>", NP, SMTP_PATH_SYNTAX},
-	{"<a@[IPv6::1]>", NP, SMTP_PATH_SYNTAX},
-	{"<a@[IPv6:1:]>", NP, SMTP_PATH_SYNTAX},
-	{"<a@[IPv6:g::1]>", NP, SMTP_PATH_SYNTAX},
-	{"<a@[IPv6:1:2:3:4:5:6:7:1.2.3.4]>", NP, SMTP_PATH_SYNTAX},
-	{"<a@[IPv6:1:2:3:4:5::1.2.3.4]>", NP, SMTP_PATH_SYNTAX},
-	{"<a@[IPv6:::1.2.3]>", NP, SMTP_PATH_SYNTAX},
-	{"<a@[IPv6:1.2.3.4]>", NP, SMTP_PATH_SYNTAX},
-	{"<a@[tag:foo]>", NP, SMTP_PATH_SYNTAX},
-	{"<a@[IPv4:1.2.3.4]>", NP, SMTP_PATH_SYNTAX},
-	{"<\"open@b>", NP, SMTP_PATH_SYNTAX},
-	{"<\"a\\\x01\"@b>", NP, SMTP_PATH_SYNTAX},
-	{"<\"a\x7f\"@b>", NP, SMTP_PATH_SYNTAX},
-	{"<\"a\"b@c>", NP, SMTP_PATH_SYNTAX},
-	{"<@a.example,u@c.example>", NP, SMTP_PATH_SYNTAX},
-	{"<@a.example,@b.example>", NP, SMTP_PATH_SYNTAX},
-	{"<@[1.2.3.4]:u@c>", NP, SMTP_PATH_SYNTAX},
-	{"<a\x01@b>", NP, SMTP_PATH_SYNTAX},
-	{"<a@b\x01>", NP, SMTP_PATH_SYNTAX},
-	{"<\xc3@b>", NP, SMTP_PATH_BAD_UTF8},
-	{"<a@b\xc3>", NP, SMTP_PATH_BAD_UTF8},
-	{"<\xc0\xaf@b>", NP, SMTP_PATH_BAD_UTF8},
-	{"<\xe0\x80\xaf@b>", NP, SMTP_PATH_BAD_UTF8},
-	{"<\xed\xa0\x80@b>", NP, SMTP_PATH_BAD_UTF8},
-	{"<\xf4\x90\x80\x80@b>", NP, SMTP_PATH_BAD_UTF8},
-	{"<\xf5\x80\x80\x80@b>", NP, SMTP_PATH_BAD_UTF8},
-	{"<\xff@b>", NP, SMTP_PATH_BAD_UTF8},
-	{"<\x80@b>", NP, SMTP_PATH_BAD_UTF8},
+    {"a@b.example", NP, SMTP_PATH_SYNTAX},
+    {"", NP, SMTP_PATH_SYNTAX},
+    {"<", NP, SMTP_PATH_SYNTAX},
+    {"<a@b", NP, SMTP_PATH_SYNTAX},
+    {"<a@b.example", NP, SMTP_PATH_SYNTAX},
+    {"<a>", NP, SMTP_PATH_SYNTAX},
+    {"<@b>", NP, SMTP_PATH_SYNTAX},
+    {"<a@>", NP, SMTP_PATH_SYNTAX},
+    {"<@>", NP, SMTP_PATH_SYNTAX},
+    {"<.a@b>", NP, SMTP_PATH_SYNTAX},
+    {"<a.@b>", NP, SMTP_PATH_SYNTAX},
+    {"<a..b@b>", NP, SMTP_PATH_SYNTAX},
+    {"<a b@c>", NP, SMTP_PATH_SYNTAX},
+    {"<a(comment)@c>", NP, SMTP_PATH_SYNTAX},
+    {"<a@b@c>", NP, SMTP_PATH_SYNTAX},
+    {"<a@-b.example>", NP, SMTP_PATH_SYNTAX},
+    {"<a@b-.example>", NP, SMTP_PATH_SYNTAX},
+    {"<a@b..example>", NP, SMTP_PATH_SYNTAX},
+    {"<a@b.example.>", NP, SMTP_PATH_SYNTAX},
+    {"<a@.b.example>", NP, SMTP_PATH_SYNTAX},
+    {"<a@b_c.example>", NP, SMTP_PATH_SYNTAX},
+    {"<a@[1.2.3]>", NP, SMTP_PATH_SYNTAX},
+    {"<a@[1.2.3.256]>", NP, SMTP_PATH_SYNTAX},
+    {"<a@[1.2.3.4.5]>", NP, SMTP_PATH_SYNTAX},
+    {"<a@[1.2.3.0004]>", NP, SMTP_PATH_SYNTAX},
+    {"<a@[1..3.4]>", NP, SMTP_PATH_SYNTAX},
+    {"<a@[]>", NP, SMTP_PATH_SYNTAX},
+    {"<a@[1.2.3.4>", NP, SMTP_PATH_SYNTAX},
+    {"<a@[1.2.3.4]x>", NP, SMTP_PATH_SYNTAX},
+    {"<a@[IPv6:1:2:3:4:5:6:7]>", NP, SMTP_PATH_SYNTAX},
+    {"<a@[IPv6:1:2:3:4:5:6:7:8:9]>", NP, SMTP_PATH_SYNTAX},
+    {"<a@[IPv6:1::2::3]>", NP, SMTP_PATH_SYNTAX},
+    {"<a@[IPv6:1:2:3:4:5:6:7::]>", NP, SMTP_PATH_SYNTAX},
+    {"<a@[IPv6:12345::]>", NP, SMTP_PATH_SYNTAX},
+    {"<a@[IPv6::1]>", NP, SMTP_PATH_SYNTAX},
+    {"<a@[IPv6:1:]>", NP, SMTP_PATH_SYNTAX},
+    {"<a@[IPv6:g::1]>", NP, SMTP_PATH_SYNTAX},
+    {"<a@[IPv6:1:2:3:4:5:6:7:1.2.3.4]>", NP, SMTP_PATH_SYNTAX},
+    {"<a@[IPv6:1:2:3:4:5::1.2.3.4]>", NP, SMTP_PATH_SYNTAX},
+    {"<a@[IPv6:::1.2.3]>", NP, SMTP_PATH_SYNTAX},
+    {"<a@[IPv6:1.2.3.4]>", NP, SMTP_PATH_SYNTAX},
+    {"<a@[tag:foo]>", NP, SMTP_PATH_SYNTAX},
+    {"<a@[IPv4:1.2.3.4]>", NP, SMTP_PATH_SYNTAX},
+    {"<\"open@b>", NP, SMTP_PATH_SYNTAX},
+    {"<\"a\\\x01\"@b>", NP, SMTP_PATH_SYNTAX},
+    {"<\"a\x7f\"@b>", NP, SMTP_PATH_SYNTAX},
+    {"<\"a\"b@c>", NP, SMTP_PATH_SYNTAX},
+    {"<@a.example,u@c.example>", NP, SMTP_PATH_SYNTAX},
+    {"<@a.example,@b.example>", NP, SMTP_PATH_SYNTAX},
+    {"<@[1.2.3.4]:u@c>", NP, SMTP_PATH_SYNTAX},
+    {"<a\x01@b>", NP, SMTP_PATH_SYNTAX},
+    {"<a@b\x01>", NP, SMTP_PATH_SYNTAX},
+    {"<\xc3@b>", NP, SMTP_PATH_BAD_UTF8},
+    {"<a@b\xc3>", NP, SMTP_PATH_BAD_UTF8},
+    {"<\xc0\xaf@b>", NP, SMTP_PATH_BAD_UTF8},
+    {"<\xe0\x80\xaf@b>", NP, SMTP_PATH_BAD_UTF8},
+    {"<\xed\xa0\x80@b>", NP, SMTP_PATH_BAD_UTF8},
+    {"<\xf4\x90\x80\x80@b>", NP, SMTP_PATH_BAD_UTF8},
+    {"<\xf5\x80\x80\x80@b>", NP, SMTP_PATH_BAD_UTF8},
+    {"<\xff@b>", NP, SMTP_PATH_BAD_UTF8},
+    {"<\x80@b>", NP, SMTP_PATH_BAD_UTF8},
 };
 
 static unsigned passed, failed;
 
-static void check_path(const char *in, size_t n, unsigned flags, int rc, const char *mbox,
-		       int utf8, int pm, const char *label)
+static void check_path(const char *in, size_t n, unsigned flags, int rc, const char *mbox, int utf8,
+                       int pm, const char *label)
 {
 	struct smtp_path p;
 	int got = smtp_path_parse(in, n, flags, &p);
@@ -137,7 +137,7 @@ static void check_path(const char *in, size_t n, unsigned flags, int rc, const c
 	}
 	failed++;
 	fprintf(stderr, "FAIL path %s: rc %d (want %d) mbox \"%.*s\" utf8 %d pm %d\n", label, got,
-		rc, got == 0 ? (int)p.mbox_len : 0, got == 0 ? p.mbox : "", p.utf8, p.postmaster);
+	        rc, got == 0 ? (int)p.mbox_len : 0, got == 0 ? p.mbox : "", p.utf8, p.postmaster);
 }
 
 static void fill(char *p, char c, size_t n)
@@ -174,7 +174,8 @@ static void test_lengths(void)
 		w = 1 + local + 11;
 		memcpy(mbox, in + 1, w - 2);
 		mbox[w - 2] = '\0';
-		check_path(in, w, 0, local <= 64 ? 0 : SMTP_PATH_TOO_LONG, mbox, 0, 0, "local length");
+		check_path(in, w, 0, local <= 64 ? 0 : SMTP_PATH_TOO_LONG, mbox, 0, 0,
+		           "local length");
 	}
 	/* quoted local part counts its quotes */
 	in[0] = '<';
@@ -226,8 +227,8 @@ static void test_helpers(void)
 		const char *s;
 		int valid;
 	} lit[] = {
-		{"0.0.0.0", 1}, {"IPv6:::", 1}, {"IPv6:fe80::1:2", 1}, {"1.2.3.-4", 0},
-		{"IPv6:", 0},	{"IPv6", 0},	{"", 0},
+	    {"0.0.0.0", 1}, {"IPv6:::", 1}, {"IPv6:fe80::1:2", 1}, {"1.2.3.-4", 0}, {"IPv6:", 0},
+	    {"IPv6", 0},    {"", 0},
 	};
 
 	for (size_t i = 0; i < sizeof(lit) / sizeof(lit[0]); i++) {
@@ -238,7 +239,8 @@ static void test_helpers(void)
 			fprintf(stderr, "FAIL literal %s\n", lit[i].s);
 		}
 	}
-	if (smtp_utf8_valid("", 0) && smtp_utf8_valid("abc\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 13) &&
+	if (smtp_utf8_valid("", 0) &&
+	    smtp_utf8_valid("abc\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 13) &&
 	    !smtp_utf8_valid("\xe2\x82", 2) && !smtp_utf8_valid("\xf0\x9f\x98", 3) &&
 	    smtp_utf8_valid("\xef\xbf\xbf", 3) && smtp_utf8_valid("\xf4\x8f\xbf\xbf", 4))
 		passed++;
@@ -257,7 +259,7 @@ int main(void)
 		const struct pcase *c = &pcases[i];
 
 		check_path(c->in, strlen(c->in), c->flags, c->rc, c->mbox, c->utf8, c->postmaster,
-			   c->in);
+		           c->in);
 	}
 	test_lengths();
 	test_helpers();

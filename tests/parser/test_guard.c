@@ -24,20 +24,20 @@ static const char *place(void *ctx, const char *p, size_t n)
 }
 
 static const char *const sessions[] = {
-	"EHLO c.example\r\nMAIL FROM:<a@b.example> SIZE=10 BODY=8BITMIME\r\nRCPT TO:<c@d>\r\n"
-	"DATA\r\nSubject: x\r\n\r\n..stuffed\r\nline\r\n.\r\nQUIT\r\n",
-	"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 5\r\nabcdeBDAT 3 LAST\r\nxyzQUIT\r\n",
-	"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nx\n.\nMAIL FROM:<e@f>\r\n.\r\n",
-	"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nno end\r\n.",
-	"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nends in CR\r",
-	"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 100 LAST\r\nshort",
-	"NOOP\nNOOP\r\nFOO\r\nMAIL FROM:<a@b\r\nRCPT TO:<@x,@y:c@[1.2.3.4]>\r\nBDAT",
-	"EHLO c\r\nMAIL FROM:<\"quoted\\\"x\"@[IPv6:::1]>\r\nRCPT TO:<Postmaster>\r\nMAIL",
-	"EHLO c\r\nMAIL FROM:<a@b> SIZE=",
-	"EHLO c\r\nMAIL FROM:<a@b>",
-	"EHLO",
-	"BDAT 3",
-	"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n",
+    "EHLO c.example\r\nMAIL FROM:<a@b.example> SIZE=10 BODY=8BITMIME\r\nRCPT TO:<c@d>\r\n"
+    "DATA\r\nSubject: x\r\n\r\n..stuffed\r\nline\r\n.\r\nQUIT\r\n",
+    "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 5\r\nabcdeBDAT 3 LAST\r\nxyzQUIT\r\n",
+    "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nx\n.\nMAIL FROM:<e@f>\r\n.\r\n",
+    "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nno end\r\n.",
+    "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nends in CR\r",
+    "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 100 LAST\r\nshort",
+    "NOOP\nNOOP\r\nFOO\r\nMAIL FROM:<a@b\r\nRCPT TO:<@x,@y:c@[1.2.3.4]>\r\nBDAT",
+    "EHLO c\r\nMAIL FROM:<\"quoted\\\"x\"@[IPv6:::1]>\r\nRCPT TO:<Postmaster>\r\nMAIL",
+    "EHLO c\r\nMAIL FROM:<a@b> SIZE=",
+    "EHLO c\r\nMAIL FROM:<a@b>",
+    "EHLO",
+    "BDAT 3",
+    "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n",
 };
 
 static void run_sessions(void)
@@ -50,7 +50,8 @@ static void run_sessions(void)
 			struct h_opts o;
 			struct h_result r;
 
-			h_cfg_apply(&cfg, mode == 3 ? "normalize max_line=512 max_text_line=20" : NULL);
+			h_cfg_apply(&cfg,
+			            mode == 3 ? "normalize max_line=512 max_text_line=20" : NULL);
 			memset(&o, 0, sizeof(o));
 			o.cfg = &cfg;
 			o.place = place;
@@ -81,7 +82,8 @@ static void run_long(void)
 	len += (size_t)sprintf(in, "NOOP ");
 	memset(in + len, 'y', 3000);
 	len += 3000;
-	len += (size_t)sprintf(in + len, "\r\nEHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n");
+	len +=
+	    (size_t)sprintf(in + len, "\r\nEHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n");
 	for (int i = 0; i < 1000; i++)
 		len += (size_t)sprintf(in + len, ".line %d\r\n", i);
 	len += (size_t)sprintf(in + len, "\r\n.");
@@ -100,20 +102,20 @@ static void run_long(void)
 }
 
 static const char *const paths[] = {
-	"<a@b.example>",
-	"<>",
-	"<Postmaster>",
-	"<@r1.example,@r2.example:user@d.example>",
-	"<\"quoted \\\" string\"@example.org>",
-	"<a@[192.168.0.1]>",
-	"<a@[IPv6:2001:db8::1]>",
-	"<a@[IPv6:::ffff:1.2.3.4]>",
-	"<a@[IPv6:1:2:3:4:5:6:7:8]>",
-	"<j\xc3\xb6rg@\xc3\xa9xample.org>",
-	"<a.b.c@d-e.f>",
-	"<a@b",
-	"<a@[1.2.3",
-	"<\"open@b>",
+    "<a@b.example>",
+    "<>",
+    "<Postmaster>",
+    "<@r1.example,@r2.example:user@d.example>",
+    "<\"quoted \\\" string\"@example.org>",
+    "<a@[192.168.0.1]>",
+    "<a@[IPv6:2001:db8::1]>",
+    "<a@[IPv6:::ffff:1.2.3.4]>",
+    "<a@[IPv6:1:2:3:4:5:6:7:8]>",
+    "<j\xc3\xb6rg@\xc3\xa9xample.org>",
+    "<a.b.c@d-e.f>",
+    "<a@b",
+    "<a@[1.2.3",
+    "<\"open@b>",
 };
 
 static void run_paths(void)
@@ -137,12 +139,12 @@ static void run_paths(void)
 }
 
 static const char *const params[] = {
-	" SIZE=100 BODY=8BITMIME SMTPUTF8",
-	" SIZE=12345678901234567890",
-	" BODY=BINARYMIME",
-	" FOO=bar  BAZ",
-	" SIZE=",
-	" =x",
+    " SIZE=100 BODY=8BITMIME SMTPUTF8",
+    " SIZE=12345678901234567890",
+    " BODY=BINARYMIME",
+    " FOO=bar  BAZ",
+    " SIZE=",
+    " =x",
 };
 
 static void run_params(void)

@@ -33,31 +33,38 @@ static void check(int cond, const char *what)
 }
 
 static const struct h_case cases[] = {
-	{"two messages back to back", NULL, EHLO MAILF RCPTT MSG MAILF RCPTT MSG "QUIT\r\n",
-	 "220,250,250 2.1.0,250 2.1.5,354,250 2.0.0,250 2.1.0,250 2.1.5,354,250 2.0.0,221 2.0.0",
-	 EV_ENV "DATA\nBODY Hello\\r\\n\nEND 7\nRESOLVE 0\n"
-		"MAIL <a@b.example> [] body=0 utf8=0 size=0\nRCPT <c@d.example> []\n"
-		"DATA\nBODY Hello\\r\\n\nEND 7\nRESOLVE 0\nCLOSE 221\n",
-	 "queued as Q2", SMTP_CLOSED},
-	{"body pipelined before 354 is the message", NULL, EHLO MAILF RCPTT RCPTT MSG,
-	 "220,250,250 2.1.0,250 2.1.5,250 2.1.5,354,250 2.0.0", NULL, NULL, SMTP_READY},
-	{"DATA refused: pipelined body lines are commands", "max_errors=3 decide=4",
-	 EHLO MAILF RCPTT "DATA\r\nline one\r\nline two\r\nNOOP\r\nline three\r\n.\r\n",
-	 "220,250,250 2.1.0,550 5.1.1,554 5.5.1,500 5.5.2,500 5.5.2,250 2.0.0,500 5.5.2,421 4.7.0",
-	 "HELO c.example 1\nMAIL <a@b.example> [] body=0 utf8=0 size=0\nRCPT <c@d.example> []\n"
-	 "RESOLVE 550\nABORT\nCLOSE 421\n",
-	 NULL, SMTP_CLOSED, {{550, NULL, NULL}}, 1},
-	{"decisions interleave with pipelined commands", "decide=6",
-	 EHLO MAILF RCPTT RCPTT "RCPT TO:<e@d.example>\r\n" MSG,
-	 "220,250,250 2.1.0,250 2.1.5,450 4.2.0,250 2.1.5,354,250 2.0.0",
-	 "HELO c.example 1\nMAIL <a@b.example> [] body=0 utf8=0 size=0\nRESOLVE 0\n"
-	 "RCPT <c@d.example> []\nRESOLVE 0\nRCPT <c@d.example> []\nRESOLVE 450\n"
-	 "RCPT <e@d.example> []\nRESOLVE 0\nDATA\nBODY Hello\\r\\n\nEND 7\nRESOLVE 0\n",
-	 NULL, SMTP_READY, {{0}, {0}, {450, NULL, NULL}}, 3},
+    {"two messages back to back", NULL, EHLO MAILF RCPTT MSG MAILF RCPTT MSG "QUIT\r\n",
+     "220,250,250 2.1.0,250 2.1.5,354,250 2.0.0,250 2.1.0,250 2.1.5,354,250 2.0.0,221 2.0.0",
+     EV_ENV "DATA\nBODY Hello\\r\\n\nEND 7\nRESOLVE 0\n"
+            "MAIL <a@b.example> [] body=0 utf8=0 size=0\nRCPT <c@d.example> []\n"
+            "DATA\nBODY Hello\\r\\n\nEND 7\nRESOLVE 0\nCLOSE 221\n",
+     "queued as Q2", SMTP_CLOSED},
+    {"body pipelined before 354 is the message", NULL, EHLO MAILF RCPTT RCPTT MSG,
+     "220,250,250 2.1.0,250 2.1.5,250 2.1.5,354,250 2.0.0", NULL, NULL, SMTP_READY},
+    {"DATA refused: pipelined body lines are commands",
+     "max_errors=3 decide=4",
+     EHLO MAILF RCPTT "DATA\r\nline one\r\nline two\r\nNOOP\r\nline three\r\n.\r\n",
+     "220,250,250 2.1.0,550 5.1.1,554 5.5.1,500 5.5.2,500 5.5.2,250 2.0.0,500 5.5.2,421 4.7.0",
+     "HELO c.example 1\nMAIL <a@b.example> [] body=0 utf8=0 size=0\nRCPT <c@d.example> []\n"
+     "RESOLVE 550\nABORT\nCLOSE 421\n",
+     NULL,
+     SMTP_CLOSED,
+     {{550, NULL, NULL}},
+     1},
+    {"decisions interleave with pipelined commands",
+     "decide=6",
+     EHLO MAILF RCPTT RCPTT "RCPT TO:<e@d.example>\r\n" MSG,
+     "220,250,250 2.1.0,250 2.1.5,450 4.2.0,250 2.1.5,354,250 2.0.0",
+     "HELO c.example 1\nMAIL <a@b.example> [] body=0 utf8=0 size=0\nRESOLVE 0\n"
+     "RCPT <c@d.example> []\nRESOLVE 0\nRCPT <c@d.example> []\nRESOLVE 450\n"
+     "RCPT <e@d.example> []\nRESOLVE 0\nDATA\nBODY Hello\\r\\n\nEND 7\nRESOLVE 0\n",
+     NULL,
+     SMTP_READY,
+     {{0}, {0}, {450, NULL, NULL}},
+     3},
 };
 
-static void io_init(struct smtp_io *io, char *rb, size_t rcap, struct smtp_event *ev,
-		    unsigned ecap)
+static void io_init(struct smtp_io *io, char *rb, size_t rcap, struct smtp_event *ev, unsigned ecap)
 {
 	memset(io, 0, sizeof(*io));
 	io->reply = rb;
@@ -71,7 +78,7 @@ static void test_one_call(void)
 {
 	static const char in[] = EHLO MAILF RCPTT RCPTT "DATA\r\nHello\r\n.\r\n" MAILF "RCPT";
 	static const char want[] = "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n"
-				   "354 End data with <CR><LF>.<CR><LF>\r\n";
+	                           "354 End data with <CR><LF>.<CR><LF>\r\n";
 	struct smtp_config cfg;
 	struct smtp_session s;
 	char rb[8192];
@@ -88,13 +95,13 @@ static void test_one_call(void)
 	n = smtp_input(&s, &cfg, in, len, &io);
 	check(s.state == SMTP_WAIT && n == len - tail, "one call stops at the message end");
 	check(io.nev == 7 && ev[0].type == SMTP_EV_HELO && ev[1].type == SMTP_EV_MAIL &&
-		      ev[2].type == SMTP_EV_RCPT && ev[3].type == SMTP_EV_RCPT &&
-		      ev[4].type == SMTP_EV_DATA && ev[5].type == SMTP_EV_BODY &&
-		      ev[6].type == SMTP_EV_END,
+	          ev[2].type == SMTP_EV_RCPT && ev[3].type == SMTP_EV_RCPT &&
+	          ev[4].type == SMTP_EV_DATA && ev[5].type == SMTP_EV_BODY &&
+	          ev[6].type == SMTP_EV_END,
 	      "one call: events in order");
 	r = memmem(rb, io.reply_len, "ENHANCEDSTATUSCODES\r\n", 21);
 	check(r && io.flush && (size_t)(rb + io.reply_len - (r + 21)) == sizeof(want) - 1 &&
-		      memcmp(r + 21, want, sizeof(want) - 1) == 0,
+	          memcmp(r + 21, want, sizeof(want) - 1) == 0,
 	      "one call: replies in order, flushed");
 	/* waiting: nothing consumed, nothing emitted */
 	io.nev = 0;
@@ -110,8 +117,7 @@ static void test_one_call(void)
 	n = smtp_input(&s, &cfg, in + (len - tail), tail, &io);
 	check(n == strlen(MAILF) && s.scanned == 4 && s.state == SMTP_MAIL,
 	      "incomplete line left unconsumed, its scanned length kept");
-	check(io.reply_len == strlen("250 2.0.0 Ok: queued as ID1\r\n250 2.1.0 Ok\r\n") &&
-		      io.flush,
+	check(io.reply_len == strlen("250 2.0.0 Ok: queued as ID1\r\n250 2.1.0 Ok\r\n") && io.flush,
 	      "replies flushed when input runs out");
 }
 
@@ -207,7 +213,7 @@ static void test_scanned(void)
 	}
 	check(ok, "incomplete line: nothing consumed, scanned tracks it");
 	check(smtp_input(&s, &cfg, line, sizeof(line), &io) == sizeof(line) && s.scanned == 0 &&
-		      io.reply_len == 14,
+	          io.reply_len == 14,
 	      "completed line answered once");
 }
 

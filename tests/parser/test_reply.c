@@ -46,7 +46,7 @@ static void expect(const struct env *e, const char *want, const char *what)
 	}
 	failed++;
 	fprintf(stderr, "FAIL %s\n  want: %s  got:  %.*s\n", what, want, (int)e->io.reply_len,
-		e->buf);
+	        e->buf);
 }
 
 static void reply(struct env *e, unsigned code, const char *enh, const char *text)
@@ -102,7 +102,7 @@ static void test_writer(void)
 		passed++;
 	else
 		failed++, fprintf(stderr, "FAIL many lines: %zu\n%s\n", e.io.reply_len,
-				  h_check_replies(e.buf, e.io.reply_len));
+		                  h_check_replies(e.buf, e.io.reply_len));
 	/* nearly full buffer: a short reply fits exactly, a longer one is cut, never overrun */
 	env_init(&e, 20);
 	e.io.reply_len = 6;
@@ -128,9 +128,9 @@ static void test_enh(void)
 		unsigned code;
 		int ok;
 	} t[] = {
-		{"2.0.0", 250, 1},   {"5.0.0", 250, 0},	   {"2.1", 250, 0},	 {"2.1000.1", 250, 0},
-		{"2.10.100", 250, 1}, {"x.0.0", 250, 0},   {"2.0.0 ", 250, 0},	 {"4.7.1", 421, 1},
-		{"5.7.1", 554, 1},    {"2..0", 250, 0},	   {"2.0.", 250, 0},	 {"", 250, 0},
+	    {"2.0.0", 250, 1},    {"5.0.0", 250, 0}, {"2.1", 250, 0},    {"2.1000.1", 250, 0},
+	    {"2.10.100", 250, 1}, {"x.0.0", 250, 0}, {"2.0.0 ", 250, 0}, {"4.7.1", 421, 1},
+	    {"5.7.1", 554, 1},    {"2..0", 250, 0},  {"2.0.", 250, 0},   {"", 250, 0},
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -159,7 +159,8 @@ static void test_verdicts(void)
 	       "wrong-class enh and empty text replaced");
 	env_init(&e, 4096);
 	smtp_reply_verdict(&e.c, 553, NULL, NULL, SMTP_EV_MAIL);
-	expect(&e, "553 5.1.7 Requested action not taken: mailbox name not allowed\r\n", "553 MAIL");
+	expect(&e, "553 5.1.7 Requested action not taken: mailbox name not allowed\r\n",
+	       "553 MAIL");
 	env_init(&e, 4096);
 	smtp_reply_queued(&e.c, "0123456789ABCDEF");
 	expect(&e, "250 2.0.0 Ok: queued as 0123456789ABCDEF\r\n", "queued");
@@ -218,7 +219,7 @@ static void test_canned(void)
 		if (bad) {
 			failed++;
 			fprintf(stderr, "FAIL canned %d: %s: %.*s\n", id, bad, (int)e.io.reply_len,
-				e.buf);
+			        e.buf);
 		} else {
 			passed++;
 		}

@@ -17,15 +17,15 @@
 #define ENV "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"
 
 static const char *const fixed[] = {
-	ENV "Subject: x\r\n\r\n..a\r\n.b\r\n..\r\n.\r\nQUIT\r\n",
-	ENV "a\n.\nMAIL FROM:<e@f>\r\nRCPT TO:<g@h>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n",
-	ENV "a\r.\r\nb\r\n.\r\n",
-	ENV "a\r\n.\rb\r\n.\r\n",
-	ENV "\r\n\r\n\r\r\r\n\n\n.\r\n",
-	ENV ".\r\n",
-	ENV "..\r\n.\r\n",
-	ENV "x\r\n..\r\n\r\n.\r\n",
-	"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 9 LAST\r\n\r\n.\r\n\n.\n\rQUIT\r\n",
+    ENV "Subject: x\r\n\r\n..a\r\n.b\r\n..\r\n.\r\nQUIT\r\n",
+    ENV "a\n.\nMAIL FROM:<e@f>\r\nRCPT TO:<g@h>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n",
+    ENV "a\r.\r\nb\r\n.\r\n",
+    ENV "a\r\n.\rb\r\n.\r\n",
+    ENV "\r\n\r\n\r\r\r\n\n\n.\r\n",
+    ENV ".\r\n",
+    ENV "..\r\n.\r\n",
+    ENV "x\r\n..\r\n\r\n.\r\n",
+    "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 9 LAST\r\n\r\n.\r\n\n.\n\rQUIT\r\n",
 };
 
 static uint64_t rng_state;
@@ -60,7 +60,7 @@ static size_t random_session(char *out, size_t cap)
 static int child_bad;
 
 static void dump(const char *in, size_t len, const char *cfgspec, const size_t *pattern,
-		 unsigned np, unsigned ev_cap)
+                 unsigned np, unsigned ev_cap)
 {
 	struct smtp_config cfg;
 	struct h_opts o;
@@ -88,7 +88,7 @@ static int child(void)
 	static char buf[40000];
 	const char *want = getenv("SLUICE_SCAN");
 	static const char *const cfgs[] = {NULL, "normalize", "max_text_line=40",
-					   "normalize max_text_line=40 max_size=3000"};
+	                                   "normalize max_text_line=40 max_size=3000"};
 
 	if (want == NULL || strcmp(smtp_scan_select()->name, want) != 0) {
 		fprintf(stderr, "child: variant %s not selected\n", want ? want : "(none)");
@@ -188,10 +188,12 @@ int main(int argc, char **argv)
 			h = k; /* back to the start of the session ("== ...") */
 			while (h > 0 && !(ref[h - 1] == '\n' && ref[h] == '=' && ref[h + 1] == '='))
 				h--;
-			fprintf(stderr, "FAIL variant %s differs from %s at octet %zu\n"
-					"--- %s, from the session start\n%.*s\n--- %s, differing part\n%.400s\n",
-				impls[i].name, impls[0].name, k, impls[0].name, (int)(k - h + 400),
-				ref + h, impls[i].name, out + k);
+			fprintf(stderr,
+			        "FAIL variant %s differs from %s at octet %zu\n"
+			        "--- %s, from the session start\n%.*s\n--- %s, differing "
+			        "part\n%.400s\n",
+			        impls[i].name, impls[0].name, k, impls[0].name, (int)(k - h + 400),
+			        ref + h, impls[i].name, out + k);
 			failed++;
 		} else {
 			passed++;

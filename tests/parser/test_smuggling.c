@@ -16,10 +16,10 @@
 #include "tests/parser/smtp_cases.h"
 
 #define ENV                                                                                        \
-	"EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n"         \
+	"EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n"           \
 	"Subject: hi\r\n\r\nbody"
 #define SMUGGLED                                                                                   \
-	"MAIL FROM:<admin@victim.example>\r\nRCPT TO:<x@y.example>\r\nDATA\r\n"                  \
+	"MAIL FROM:<admin@victim.example>\r\nRCPT TO:<x@y.example>\r\nDATA\r\n"                    \
 	"Subject: smuggled\r\n\r\nevil"
 #define TAIL "\r\n.\r\nQUIT\r\n"
 
@@ -30,22 +30,25 @@ struct vector {
 	int bare; /* contains a bare CR or LF */
 };
 
-#define V(name, s, bare) {name, s, sizeof(s) - 1, bare}
+#define V(name, s, bare)                                                                           \
+	{                                                                                          \
+		name, s, sizeof(s) - 1, bare                                                       \
+	}
 
 static const struct vector vectors[] = {
-	V("LF.LF", "\n.\n", 1),
-	V("LF.CRLF", "\n.\r\n", 1),
-	V("CRLF.LF", "\r\n.\n", 1),
-	V("CR.CRLF", "\r.\r\n", 1),
-	V("CRLF.CR", "\r\n.\r", 1),
-	V("CR.CR", "\r.\r", 1),
-	V("LF.CR", "\n.\r", 1),
-	V("CR.LF", "\r.\n", 1),
-	V("CRLF.CRCRLF", "\r\n.\r\r\n", 1),
-	V("LF.CRCRLF", "\n.\r\r\n", 1),
-	V("CRLF NUL.CRLF", "\r\n\0.\r\n", 0),
-	V("CRLF SP.CRLF", "\r\n .\r\n", 0),
-	V("CRLF..CRLF (stuffed)", "\r\n..\r\n", 0),
+    V("LF.LF", "\n.\n", 1),
+    V("LF.CRLF", "\n.\r\n", 1),
+    V("CRLF.LF", "\r\n.\n", 1),
+    V("CR.CRLF", "\r.\r\n", 1),
+    V("CRLF.CR", "\r\n.\r", 1),
+    V("CR.CR", "\r.\r", 1),
+    V("LF.CR", "\n.\r", 1),
+    V("CR.LF", "\r.\n", 1),
+    V("CRLF.CRCRLF", "\r\n.\r\r\n", 1),
+    V("LF.CRCRLF", "\n.\r\r\n", 1),
+    V("CRLF NUL.CRLF", "\r\n\0.\r\n", 0),
+    V("CRLF SP.CRLF", "\r\n .\r\n", 0),
+    V("CRLF..CRLF (stuffed)", "\r\n..\r\n", 0),
 };
 
 static int count(const char *hay, size_t n, const char *needle)
@@ -81,7 +84,7 @@ static int run_vector(const struct vector *v, int normalize)
 	c.in = in;
 	c.len = len;
 	c.replies = reject ? "220,250,250 2.1.0,250 2.1.5,354,550 5.5.2,221 2.0.0"
-			   : "220,250,250 2.1.0,250 2.1.5,354,250 2.0.0,221 2.0.0";
+	                   : "220,250,250 2.1.0,250 2.1.5,354,250 2.0.0,221 2.0.0";
 	c.state = SMTP_CLOSED;
 	ok = h_case_run(&c);
 
@@ -93,19 +96,19 @@ static int run_vector(const struct vector *v, int normalize)
 	if (count(r.log, r.llen, "MAIL <") != 1 || count(r.log, r.llen, "RCPT <") != 1 ||
 	    count(r.log, r.llen, "\nDATA\n") != 1) {
 		fprintf(stderr, "FAIL %s: smuggled command executed:\n%.*s", name, (int)r.llen,
-			r.log);
+		        r.log);
 		ok = 0;
 	}
-	if (reject && (count(r.log, r.llen, "REJECTED 550\n") != 1 ||
-		       count(r.log, r.llen, "END ") != 0)) {
+	if (reject &&
+	    (count(r.log, r.llen, "REJECTED 550\n") != 1 || count(r.log, r.llen, "END ") != 0)) {
 		fprintf(stderr, "FAIL %s: not rejected once:\n%.*s", name, (int)r.llen, r.log);
 		ok = 0;
 	}
 	if (!reject && (count(r.log, r.llen, "END ") != 1 ||
-			count(r.log, r.llen, "admin@victim.example") != 1 ||
-			count(r.replies, r.rlen, "250 2.0.0 Ok: queued") != 1)) {
+	                count(r.log, r.llen, "admin@victim.example") != 1 ||
+	                count(r.replies, r.rlen, "250 2.0.0 Ok: queued") != 1)) {
 		fprintf(stderr, "FAIL %s: message not accepted whole:\n%.*s", name, (int)r.llen,
-			r.log);
+		        r.log);
 		ok = 0;
 	}
 	h_free(&r);
@@ -114,25 +117,25 @@ static int run_vector(const struct vector *v, int normalize)
 
 /* The message must come out normalised exactly: bare CR and LF become CRLF. */
 static const struct h_case exact[] = {
-	{"normalize output", "normalize",
-	 "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\na\nb\rc\n.\nd\r\n.\r\n",
-	 "220,250,250 2.1.0,250 2.1.5,354,250 2.0.0",
-	 "HELO c 1\nMAIL <a@b> [] body=0 utf8=0 size=0\nRCPT <c@d> []\nDATA\n"
-	 "BODY a\\r\\nb\\r\\nc\\r\\n.\\r\\nd\\r\\n\nEND 15\nRESOLVE 0\n",
-	 NULL, SMTP_READY},
-	{"reject names the problem", NULL,
-	 "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\na\n.\nMAIL FROM:<e@f>\r\n.\r\n",
-	 "220,250,250 2.1.0,250 2.1.5,354,550 5.5.2",
-	 "HELO c 1\nMAIL <a@b> [] body=0 utf8=0 size=0\nRCPT <c@d> []\nDATA\nREJECTED 550\n",
-	 "550 5.5.2 Error: bare <CR> or <LF> in message", SMTP_READY},
-	{"reject, then a clean message is accepted", NULL,
-	 "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\na\rb\r\n.\r\n"
-	 "MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nok\r\n.\r\n",
-	 "220,250,250 2.1.0,250 2.1.5,354,550 5.5.2,250 2.1.0,250 2.1.5,354,250 2.0.0", NULL, NULL,
-	 SMTP_READY},
-	{"bare LF dot at the very start", NULL,
-	 "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n.\nMAIL FROM:<e@f>\r\n.\r\n",
-	 "220,250,250 2.1.0,250 2.1.5,354,550 5.5.2", NULL, NULL, SMTP_READY},
+    {"normalize output", "normalize",
+     "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\na\nb\rc\n.\nd\r\n.\r\n",
+     "220,250,250 2.1.0,250 2.1.5,354,250 2.0.0",
+     "HELO c 1\nMAIL <a@b> [] body=0 utf8=0 size=0\nRCPT <c@d> []\nDATA\n"
+     "BODY a\\r\\nb\\r\\nc\\r\\n.\\r\\nd\\r\\n\nEND 15\nRESOLVE 0\n",
+     NULL, SMTP_READY},
+    {"reject names the problem", NULL,
+     "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\na\n.\nMAIL FROM:<e@f>\r\n.\r\n",
+     "220,250,250 2.1.0,250 2.1.5,354,550 5.5.2",
+     "HELO c 1\nMAIL <a@b> [] body=0 utf8=0 size=0\nRCPT <c@d> []\nDATA\nREJECTED 550\n",
+     "550 5.5.2 Error: bare <CR> or <LF> in message", SMTP_READY},
+    {"reject, then a clean message is accepted", NULL,
+     "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\na\rb\r\n.\r\n"
+     "MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nok\r\n.\r\n",
+     "220,250,250 2.1.0,250 2.1.5,354,550 5.5.2,250 2.1.0,250 2.1.5,354,250 2.0.0", NULL, NULL,
+     SMTP_READY},
+    {"bare LF dot at the very start", NULL,
+     "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n.\nMAIL FROM:<e@f>\r\n.\r\n",
+     "220,250,250 2.1.0,250 2.1.5,354,550 5.5.2", NULL, NULL, SMTP_READY},
 };
 
 int main(void)
