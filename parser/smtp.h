@@ -72,8 +72,8 @@
 
 #include "parser/dscan.h"
 
-#define SMTP_REPLY_MAX	  1024 /* the longest reply the engine queues in one step (EHLO) */
-#define SMTP_LINE_MIN	  512  /* RFC 5321 4.5.3.1.4: command line incl. CRLF */
+#define SMTP_REPLY_MAX    1024 /* the longest reply the engine queues in one step (EHLO) */
+#define SMTP_LINE_MIN     512  /* RFC 5321 4.5.3.1.4: command line incl. CRLF */
 #define SMTP_HOSTNAME_MAX 255
 
 /* Capabilities advertised in the EHLO reply (smtp_config.caps). */
@@ -99,16 +99,16 @@ enum smtp_bare_newline { SMTP_BARE_REJECT = 0, SMTP_BARE_NORMALIZE = 1 };
 
 struct smtp_config {
 	char hostname[SMTP_HOSTNAME_MAX + 1]; /* in 220 greeting, EHLO reply, 221 */
-	uint32_t caps;			      /* enum smtp_cap bits */
-	uint32_t decide;		      /* enum smtp_decide bits */
-	uint64_t max_message_size;	      /* octets after unstuffing; SIZE n; 0 = no limit */
-	uint32_t max_recipients;	      /* per transaction (100 by default); 0 = no limit */
-	uint32_t max_errors;		      /* error replies per session, then 421; 0 = no limit */
-	uint32_t max_line;		      /* command line incl. CRLF, >= SMTP_LINE_MIN */
-	uint32_t max_text_line;		      /* DATA line incl. CRLF; 0 = no limit (default) */
-	uint16_t vrfy_code;		      /* 252, 502 or 550 */
-	uint16_t expn_code;		      /* 502 (default), 252 or 550 */
-	uint8_t bare_newline;		      /* enum smtp_bare_newline */
+	uint32_t caps;                        /* enum smtp_cap bits */
+	uint32_t decide;                      /* enum smtp_decide bits */
+	uint64_t max_message_size;            /* octets after unstuffing; SIZE n; 0 = no limit */
+	uint32_t max_recipients;              /* per transaction (100 by default); 0 = no limit */
+	uint32_t max_errors;    /* error replies per session, then 421; 0 = no limit */
+	uint32_t max_line;      /* command line incl. CRLF, >= SMTP_LINE_MIN */
+	uint32_t max_text_line; /* DATA line incl. CRLF; 0 = no limit (default) */
+	uint16_t vrfy_code;     /* 252, 502 or 550 */
+	uint16_t expn_code;     /* 502 (default), 252 or 550 */
+	uint8_t bare_newline;   /* enum smtp_bare_newline */
 };
 
 /* Fill cfg with the defaults (listed in parser/config.c). */
@@ -116,14 +116,14 @@ void smtp_config_defaults(struct smtp_config *cfg);
 
 enum smtp_state {
 	SMTP_CONNECTED = 0, /* zero-initialised, before smtp_session_start() */
-	SMTP_GREETED,	    /* waiting for HELO/EHLO */
-	SMTP_READY,	    /* HELO/EHLO done, no transaction */
-	SMTP_MAIL,	    /* MAIL accepted, no recipient yet */
-	SMTP_RCPT,	    /* at least one recipient */
-	SMTP_DATA,	    /* inside DATA, scanning the body */
-	SMTP_BDAT,	    /* inside a BDAT chunk */
-	SMTP_WAIT,	    /* a decision is pending: see smtp_resolve() */
-	SMTP_CLOSED,	    /* 221 or 421 queued: flush the reply, then close */
+	SMTP_GREETED,       /* waiting for HELO/EHLO */
+	SMTP_READY,         /* HELO/EHLO done, no transaction */
+	SMTP_MAIL,          /* MAIL accepted, no recipient yet */
+	SMTP_RCPT,          /* at least one recipient */
+	SMTP_DATA,          /* inside DATA, scanning the body */
+	SMTP_BDAT,          /* inside a BDAT chunk */
+	SMTP_WAIT,          /* a decision is pending: see smtp_resolve() */
+	SMTP_CLOSED,        /* 221 or 421 queued: flush the reply, then close */
 };
 
 const char *smtp_state_name(enum smtp_state st);
@@ -134,44 +134,49 @@ const char *smtp_state_name(enum smtp_state st);
  * refusing verdict on SMTP_EV_MAIL itself, which the embedder gave, so no ABORT follows).
  */
 enum smtp_event_type {
-	SMTP_EV_HELO,	  /* str = name (first word, printable ASCII); arg = 1 for EHLO */
-	SMTP_EV_MAIL,	  /* str = reverse-path without <> ("" for null), source route dropped;
-			     params; body, utf8, size from BODY=, SMTPUTF8, SIZE= */
-	SMTP_EV_RCPT,	  /* str = forward-path without <>; params; arg = 1 for <Postmaster>
-			     (never waits for a decision: always accepted) */
-	SMTP_EV_DATA,	  /* body begins (DATA got 354, or first accepted BDAT chunk) */
-	SMTP_EV_BODY,	  /* str, len = a span of message bytes (DATA: unstuffed; BDAT: raw) */
-	SMTP_EV_END,	  /* message complete, size = its octets; the session waits for
-			     smtp_resolve() */
-	SMTP_EV_ABORT,	  /* transaction dropped (RSET, HELO/EHLO, QUIT, 421, close): discard */
+	SMTP_EV_HELO,     /* str = name (first word, printable ASCII); arg = 1 for EHLO */
+	SMTP_EV_MAIL,     /* str = reverse-path without <> ("" for null), source route dropped;
+	                     params; body, utf8, size from BODY=, SMTPUTF8, SIZE= */
+	SMTP_EV_RCPT,     /* str = forward-path without <>; params; arg = 1 for <Postmaster>
+	                     (never waits for a decision: always accepted) */
+	SMTP_EV_DATA,     /* body begins (DATA got 354, or first accepted BDAT chunk) */
+	SMTP_EV_BODY,     /* str, len = a span of message bytes (DATA: unstuffed; BDAT: raw) */
+	SMTP_EV_END,      /* message complete, size = its octets; the session waits for
+	                     smtp_resolve() */
+	SMTP_EV_ABORT,    /* transaction dropped (RSET, HELO/EHLO, QUIT, 421, close): discard */
 	SMTP_EV_REJECTED, /* message refused by the engine after reading it (bare CR/LF, size,
-			     long line; or a BDAT chunk over the size limit, possibly before any
-			     SMTP_EV_DATA): arg = reply code; the transaction is over, discard */
-	SMTP_EV_CLOSE,	  /* the session ended (QUIT, 421, framing lost, smtp_session_end());
-			     arg = reply code (0 if none) */
+	                     long line; or a BDAT chunk over the size limit, possibly before any
+	                     SMTP_EV_DATA): arg = reply code; the transaction is over, discard */
+	SMTP_EV_CLOSE,    /* the session ended (QUIT, 421, framing lost, smtp_session_end());
+	                     arg = reply code (0 if none) */
 };
 
-enum smtp_body_type { SMTP_BODY_NONE = 0, SMTP_BODY_7BIT, SMTP_BODY_8BITMIME, SMTP_BODY_BINARYMIME };
+enum smtp_body_type {
+	SMTP_BODY_NONE = 0,
+	SMTP_BODY_7BIT,
+	SMTP_BODY_8BITMIME,
+	SMTP_BODY_BINARYMIME
+};
 
 struct smtp_event {
-	uint8_t type;	/* enum smtp_event_type */
-	uint8_t body;	/* MAIL: enum smtp_body_type */
-	uint8_t utf8;	/* MAIL: SMTPUTF8 given */
+	uint8_t type; /* enum smtp_event_type */
+	uint8_t body; /* MAIL: enum smtp_body_type */
+	uint8_t utf8; /* MAIL: SMTPUTF8 given */
 	uint8_t pad;
-	uint32_t arg;	/* see the event list */
+	uint32_t arg;    /* see the event list */
 	const char *str; /* see the event list; not NUL-terminated */
 	size_t len;
 	const char *params; /* MAIL/RCPT: raw ESMTP parameter text after the path, may be "" */
 	size_t params_len;
-	uint64_t size;	/* MAIL: SIZE= value, 0 if absent; END: message octets */
+	uint64_t size; /* MAIL: SIZE= value, 0 if absent; END: message octets */
 };
 
 struct smtp_io {
-	char *reply;	     /* reply bytes are appended here */
-	size_t reply_cap;    /* must be >= SMTP_REPLY_MAX */
+	char *reply;      /* reply bytes are appended here */
+	size_t reply_cap; /* must be >= SMTP_REPLY_MAX */
 	size_t reply_len;
 	struct smtp_event *ev;
-	unsigned ev_cap;     /* must be >= 2 */
+	unsigned ev_cap; /* must be >= 2 */
 	unsigned nev;
 	/*
 	 * Set (never cleared) by the engine when the queued replies must be sent now: RFC 2920
@@ -203,20 +208,20 @@ struct smtp_verdict {
  * Its size stays small (no buffers): sessions are kept for 100,000 connections per core.
  */
 struct smtp_session {
-	uint8_t state;	    /* enum smtp_state */
+	uint8_t state;      /* enum smtp_state */
 	uint8_t wait_for;   /* enum smtp_event_type being decided while SMTP_WAIT */
-	uint8_t resume;	    /* state to return to after a refused RCPT or a refused BDAT chunk */
-	uint8_t ehlo;	    /* EHLO (1) or HELO (0) seen last */
-	uint8_t body;	    /* BODY= of the transaction (enum smtp_body_type) */
-	uint8_t utf8;	    /* SMTPUTF8 of the transaction */
-	uint8_t flags;	    /* internal flags (transaction open, BDAT, discarding, ...) */
+	uint8_t resume;     /* state to return to after a refused RCPT or a refused BDAT chunk */
+	uint8_t ehlo;       /* EHLO (1) or HELO (0) seen last */
+	uint8_t body;       /* BODY= of the transaction (enum smtp_body_type) */
+	uint8_t utf8;       /* SMTPUTF8 of the transaction */
+	uint8_t flags;      /* internal flags (transaction open, BDAT, discarding, ...) */
 	uint8_t tx_error;   /* sticky error of the message or chunk being read (internal id) */
-	uint32_t nrcpt;	    /* accepted recipients in the transaction */
+	uint32_t nrcpt;     /* accepted recipients in the transaction */
 	uint32_t nerrors;   /* error replies so far */
 	uint32_t scanned;   /* bytes of an incomplete command line already scanned */
-	uint64_t size;	    /* octets of the message so far */
+	uint64_t size;      /* octets of the message so far */
 	uint64_t declared;  /* SIZE= of the transaction */
-	uint64_t chunk;	    /* octets of the current BDAT chunk */
+	uint64_t chunk;     /* octets of the current BDAT chunk */
 	uint64_t bdat_left; /* octets left in the current BDAT chunk */
 	struct smtp_dscan dscan; /* DATA scanner state */
 };
@@ -225,12 +230,12 @@ struct smtp_session {
 void smtp_session_start(struct smtp_session *s, const struct smtp_config *cfg, struct smtp_io *io);
 
 /* Consume input; see the header comment. Returns bytes consumed. */
-size_t smtp_input(struct smtp_session *s, const struct smtp_config *cfg, const char *in,
-		  size_t len, struct smtp_io *io);
+size_t smtp_input(struct smtp_session *s, const struct smtp_config *cfg, const char *in, size_t len,
+                  struct smtp_io *io);
 
 /* Answer the pending decision (state SMTP_WAIT); sets io->flush. See the header comment. */
 int smtp_resolve(struct smtp_session *s, const struct smtp_config *cfg,
-		 const struct smtp_verdict *v, struct smtp_io *io);
+                 const struct smtp_verdict *v, struct smtp_io *io);
 
 /*
  * The connection is ending without QUIT (peer closed, timeout, shutdown). Emits SMTP_EV_ABORT
@@ -242,7 +247,7 @@ int smtp_resolve(struct smtp_session *s, const struct smtp_config *cfg,
  * need be). Needs 2 free event slots.
  */
 void smtp_session_end(struct smtp_session *s, const struct smtp_config *cfg, uint16_t code,
-		      const char *text, struct smtp_io *io);
+                      const char *text, struct smtp_io *io);
 
 static inline enum smtp_state smtp_state_of(const struct smtp_session *s)
 {
