@@ -28,6 +28,8 @@
 
 #define BLAST_MAX_THREADS 64
 #define BLAST_PATTERN_MAX 200
+#define BLAST_SAMPLES     4
+#define BLAST_SAMPLE_LEN  120
 
 /* An address pattern: prefix, optional %d, suffix. */
 struct blast_pattern {
@@ -238,6 +240,8 @@ struct blast_thread {
 	int result;
 	struct blast_counters c;
 	struct blast_hist lat[BLAST_LAT_COUNT];
+	char samples[BLAST_SAMPLES][BLAST_SAMPLE_LEN]; /* first 4xx/5xx replies, for the report */
+	unsigned nsamples;
 	char *vbuf; /* verify lines */
 	size_t vlen;
 	size_t vcap;
@@ -300,12 +304,18 @@ int blast_pattern_parse(struct blast_pattern *p, const char *s);
 unsigned blast_pattern_expand(const struct blast_pattern *p, char *dst, uint64_t n);
 
 /* report.c */
-void blast_report_text(FILE *f, const struct blast_run *run, const struct blast_counters *c,
-                       const struct blast_hist *lat, double elapsed, double cpu_user,
-                       double cpu_sys);
-void blast_report_json(FILE *f, const struct blast_run *run, const struct blast_counters *c,
-                       const struct blast_hist *lat, double elapsed, double cpu_user,
-                       double cpu_sys);
+struct blast_result {
+	struct blast_counters c;
+	struct blast_hist lat[BLAST_LAT_COUNT];
+	char samples[2 * BLAST_SAMPLES][BLAST_SAMPLE_LEN];
+	unsigned nsamples;
+	double elapsed;
+	double cpu_user;
+	double cpu_sys;
+};
+
+void blast_report_text(FILE *f, const struct blast_run *run, const struct blast_result *r);
+void blast_report_json(FILE *f, const struct blast_run *run, const struct blast_result *r);
 void blast_progress(FILE *f, struct blast_thread *ths, unsigned n, double elapsed,
                     struct blast_counters *prev, double dt);
 

@@ -362,6 +362,7 @@ static void loop_start(struct blast_thread *th)
 static int loop_run(struct blast_thread *th, struct blast_ev *ev)
 {
 	struct blast_run *run = th->run;
+	uint64_t timeout, t_sub;
 	int n, i;
 
 	loop_start(th);
@@ -379,8 +380,8 @@ static int loop_run(struct blast_thread *th, struct blast_ev *ev)
 			return 0;
 		if (th->now >= th->t_hard)
 			return -ETIMEDOUT; /* closes did not complete after an abort */
-		uint64_t timeout = loop_timeout(th);
-		uint64_t t_sub = blast_now_ns();
+		timeout = loop_timeout(th);
+		t_sub = blast_now_ns();
 
 		for (i = 0; i < (int)th->nstamps; i++)
 			*th->stamps[i] = t_sub;

@@ -139,45 +139,56 @@ static void supervise(struct blast_run *run, struct blast_thread *ths, unsigned 
 		fputs("\r\033[K", stderr);
 }
 
+/* Adds thread th's rejection samples to r, skipping duplicates. */
+static void merge_samples(struct blast_result *r, const struct blast_thread *th)
+{
+	unsigned i, k;
+
+	for (i = 0; i < th->nsamples && r->nsamples < 2 * BLAST_SAMPLES; i++) {
+		for (k = 0; k < r->nsamples; k++)
+			if (strcmp(r->samples[k], th->samples[i]) == 0)
+				break;
+		if (k == r->nsamples)
+			memcpy(r->samples[r->nsamples++], th->samples[i], BLAST_SAMPLE_LEN);
+	}
+}
+
 static int report(struct blast_run *run, struct blast_thread *ths, unsigned n, uint64_t t0,
                   const struct rusage *ru0)
 {
-	struct blast_counters sum;
-	struct blast_hist lat[BLAST_LAT_COUNT];
+	static struct blast_result r;
 	struct rusage ru1;
 	uint64_t t_last = 0, now = blast_now_ns();
 	unsigned i, k;
-	double elapsed;
 
 	getrusage(RUSAGE_SELF, &ru1);
-	memset(&sum, 0, sizeof(sum));
 	for (k = 0; k < BLAST_LAT_COUNT; k++)
-		if (blast_hist_init(&lat[k], ths[0].lat[k].sub_bits, ths[0].lat[k].max_value) != 0)
+		if (blast_hist_init(&r.lat[k], ths[0].lat[k].sub_bits, ths[0].lat[k].max_value) !=
+		    0)
 			return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		const uint64_t *src = (const uint64_t *)&ths[i].c;
-		uint64_t *dst = (uint64_t *)&sum;
+		uint64_t *dst = (uint64_t *)&r.c;
 
-		for (k = 0; k < sizeof(sum) / sizeof(uint64_t); k++)
+		for (k = 0; k < sizeof(r.c) / sizeof(uint64_t); k++)
 			dst[k] += src[k];
 		for (k = 0; k < BLAST_LAT_COUNT; k++)
-			blast_hist_merge(&lat[k], &ths[i].lat[k]);
+			blast_hist_merge(&r.lat[k], &ths[i].lat[k]);
+		merge_samples(&r, &ths[i]);
 		if (ths[i].t_last > t_last)
 			t_last = ths[i].t_last;
 	}
-	elapsed = (double)((t_last > t0 ? t_last : now) - t0) / 1e9;
+	r.elapsed = (double)((t_last > t0 ? t_last : now) - t0) / 1e9;
+	r.cpu_user = cpu_seconds(&ru1.ru_utime) - cpu_seconds(&ru0->ru_utime);
+	r.cpu_sys = cpu_seconds(&ru1.ru_stime) - cpu_seconds(&ru0->ru_stime);
 	if (run->conf->json)
-		blast_report_json(stdout, run, &sum, lat, elapsed,
-		                  cpu_seconds(&ru1.ru_utime) - cpu_seconds(&ru0->ru_utime),
-		                  cpu_seconds(&ru1.ru_stime) - cpu_seconds(&ru0->ru_stime));
+		blast_report_json(stdout, run, &r);
 	else
-		blast_report_text(stdout, run, &sum, lat, elapsed,
-		                  cpu_seconds(&ru1.ru_utime) - cpu_seconds(&ru0->ru_utime),
-		                  cpu_seconds(&ru1.ru_stime) - cpu_seconds(&ru0->ru_stime));
+		blast_report_text(stdout, run, &r);
 	fflush(stdout);
 	for (k = 0; k < BLAST_LAT_COUNT; k++)
-		blast_hist_free(&lat[k]);
-	return sum.msg_fail == 0 && sum.msg_ok > 0 ? 0 : 1;
+		blast_hist_free(&r.lat[k]);
+	return r.c.msg_fail == 0 && r.c.msg_ok > 0 ? 0 : 1;
 }
 
 static int start_threads(struct blast_run *run, struct blast_thread *ths, unsigned n)

@@ -76,28 +76,31 @@ static void report_describe(FILE *f, const struct blast_run *run)
 	        run->pool.dot_lines);
 }
 
-void blast_report_text(FILE *f, const struct blast_run *run, const struct blast_counters *c,
-                       const struct blast_hist *lat, double elapsed, double cpu_user,
-                       double cpu_sys)
+static void text_counts(FILE *f, const struct blast_run *run, const struct blast_result *r)
 {
-	uint64_t done = c->msg_ok + c->msg_fail;
-	unsigned i, j, nerr = 0;
+	const struct blast_counters *c = &r->c;
 
-	report_describe(f, run);
 	fprintf(f, "  result      %llu ok, %llu failed", (unsigned long long)c->msg_ok,
 	        (unsigned long long)c->msg_fail);
 	if (run->conf->rate > 0 || c->unsent > 0)
 		fprintf(f, ", %llu unsent (due or claimed, never started)",
 		        (unsigned long long)c->unsent);
-	fprintf(f, " in %.3f s\n", elapsed);
+	fprintf(f, " in %.3f s\n", r->elapsed);
 	fprintf(f, "  rate        %.1f msg/s, %.2f MB/s of messages, %.2f MB/s on the wire\n",
-	        per_s(c->msg_ok, elapsed), per_s(c->bytes_ok, elapsed) / 1e6,
-	        per_s(c->bytes_sent, elapsed) / 1e6);
+	        per_s(c->msg_ok, r->elapsed), per_s(c->bytes_ok, r->elapsed) / 1e6,
+	        per_s(c->bytes_sent, r->elapsed) / 1e6);
 	fprintf(f, "  connections %llu ok, %llu failed\n", (unsigned long long)c->conn_ok,
 	        (unsigned long long)c->conn_fail);
 	fprintf(f, "  replies     2xx %llu  3xx %llu  4xx %llu  5xx %llu\n",
 	        (unsigned long long)c->replies[2], (unsigned long long)c->replies[3],
 	        (unsigned long long)c->replies[4], (unsigned long long)c->replies[5]);
+}
+
+static void text_errors(FILE *f, const struct blast_result *r)
+{
+	const struct blast_counters *c = &r->c;
+	unsigned i, nerr = 0;
+
 	fprintf(f, "  errors     ");
 	for (i = 0; i < BLAST_ERR_COUNT; i++) {
 		if (c->err[i] == 0)
@@ -106,21 +109,44 @@ void blast_report_text(FILE *f, const struct blast_run *run, const struct blast_
 		nerr++;
 	}
 	fprintf(f, "%s\n", nerr == 0 ? " none" : "");
+	for (i = 0; i < r->nsamples; i++)
+		fprintf(f, "  %-12s%s\n", i == 0 ? "rejections" : "", r->samples[i]);
 	if (c->fallback_pipelining)
-		fprintf(
-		    f, "  note        %llu sessions without PIPELINING (server did not offer it)\n",
-		    (unsigned long long)c->fallback_pipelining);
+		fprintf(f, "  note        %llu sessions without PIPELINING (not offered)\n",
+		        (unsigned long long)c->fallback_pipelining);
+}
+
+void blast_report_text(FILE *f, const struct blast_run *run, const struct blast_result *r)
+{
+	uint64_t done = r->c.msg_ok + r->c.msg_fail;
+	unsigned i, j;
+
+	report_describe(f, run);
+	text_counts(f, run, r);
+	text_errors(f, r);
 	fprintf(f, "  latency ms         p50       p90       p99     p99.9       max     count\n");
 	for (i = 0; i < BLAST_LAT_COUNT; i++) {
+		const struct blast_hist *h = &r->lat[i];
+
 		fprintf(f, "  %-14s", lat_names[i]);
 		for (j = 0; j < sizeof(lat_pcts) / sizeof(lat_pcts[0]); j++)
-			fprintf(f, "%10.3f",
-			        (double)blast_hist_percentile(&lat[i], lat_pcts[j]) / 1e6);
-		fprintf(f, "%10.3f%10llu\n", (double)lat[i].max / 1e6,
-		        (unsigned long long)lat[i].count);
+			fprintf(f, "%10.3f", (double)blast_hist_percentile(h, lat_pcts[j]) / 1e6);
+		fprintf(f, "%10.3f%10llu\n", (double)h->max / 1e6, (unsigned long long)h->count);
 	}
-	fprintf(f, "  cpu         user %.3f s, sys %.3f s: %.2f us per message\n", cpu_user,
-	        cpu_sys, done ? (cpu_user + cpu_sys) * 1e6 / (double)done : 0.0);
+	fprintf(f, "  cpu         user %.3f s, sys %.3f s: %.2f us per message\n", r->cpu_user,
+	        r->cpu_sys, done ? (r->cpu_user + r->cpu_sys) * 1e6 / (double)done : 0.0);
+}
+
+/* A JSON string; samples and names hold printable ASCII only (see blast_sample). */
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', f);
+		fputc((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e ? '?' : *s, f);
+	}
+	fputc('"', f);
 }
 
 static void json_hist(FILE *f, const char *key, const struct blast_hist *h)
@@ -140,33 +166,31 @@ static void json_conf(FILE *f, const struct blast_run *run)
 	char size[128];
 
 	blast_dist_describe(&c->size, size, sizeof(size));
+	fprintf(f, "\"target\":");
+	json_str(f, c->target);
 	fprintf(f,
-	        "\"target\":\"%s\",\"mode\":\"%s\",\"rate_target\":%.3f,\"sessions\":%u,"
-	        "\"threads\":%u,\"per_conn\":%u,\"pipelining\":%s,\"bdat\":%s,\"helo\":%s,"
-	        "\"rcpts\":%u,\"size\":\"%s\",\"pool\":{\"messages\":%u,\"mean_bytes\":%.1f,"
+	        ",\"mode\":\"%s\",\"rate_target\":%.3f,\"sessions\":%u,\"threads\":%u,"
+	        "\"per_conn\":%u,\"pipelining\":%s,\"bdat\":%s,\"helo\":%s,\"rcpts\":%u,"
+	        "\"size\":\"%s\",\"pool\":{\"messages\":%u,\"mean_bytes\":%.1f,"
 	        "\"dot_lines\":%u},\"run_id\":\"%08x\",",
-	        c->target, c->rate > 0 ? "open" : "closed", c->rate, c->sessions, c->threads,
-	        c->per_conn, c->pipelining ? "true" : "false", c->bdat ? "true" : "false",
+	        c->rate > 0 ? "open" : "closed", c->rate, c->sessions, c->threads, c->per_conn,
+	        c->pipelining ? "true" : "false", c->bdat ? "true" : "false",
 	        c->helo ? "true" : "false", c->rcpts, size, run->pool.n,
 	        run->pool.n ? (double)run->pool.msg_bytes / run->pool.n : 0.0, run->pool.dot_lines,
 	        run->run_id);
 }
 
-void blast_report_json(FILE *f, const struct blast_run *run, const struct blast_counters *c,
-                       const struct blast_hist *lat, double elapsed, double cpu_user,
-                       double cpu_sys)
+static void json_counts(FILE *f, const struct blast_result *r)
 {
-	uint64_t done = c->msg_ok + c->msg_fail;
+	const struct blast_counters *c = &r->c;
 	unsigned i;
 
-	fputc('{', f);
-	json_conf(f, run);
 	fprintf(f, "\"elapsed_s\":%.6f,\"messages\":{\"ok\":%llu,\"failed\":%llu,\"unsent\":%llu},",
-	        elapsed, (unsigned long long)c->msg_ok, (unsigned long long)c->msg_fail,
+	        r->elapsed, (unsigned long long)c->msg_ok, (unsigned long long)c->msg_fail,
 	        (unsigned long long)c->unsent);
 	fprintf(f, "\"msgs_per_s\":%.1f,\"mb_per_s\":%.3f,\"wire_mb_per_s\":%.3f,",
-	        per_s(c->msg_ok, elapsed), per_s(c->bytes_ok, elapsed) / 1e6,
-	        per_s(c->bytes_sent, elapsed) / 1e6);
+	        per_s(c->msg_ok, r->elapsed), per_s(c->bytes_ok, r->elapsed) / 1e6,
+	        per_s(c->bytes_sent, r->elapsed) / 1e6);
 	fprintf(f, "\"bytes_ok\":%llu,\"bytes_sent\":%llu,\"rcpt_ok\":%llu,",
 	        (unsigned long long)c->bytes_ok, (unsigned long long)c->bytes_sent,
 	        (unsigned long long)c->rcpt_ok);
@@ -179,15 +203,31 @@ void blast_report_json(FILE *f, const struct blast_run *run, const struct blast_
 	for (i = 0; i < BLAST_ERR_COUNT; i++)
 		fprintf(f, "%s\"%s\":%llu", i ? "," : "", blast_err_names[i],
 		        (unsigned long long)c->err[i]);
-	fprintf(f, "},\"fallback_pipelining\":%llu,\"latency_us\":{",
-	        (unsigned long long)c->fallback_pipelining);
+	fprintf(f, "},\"reject_samples\":[");
+	for (i = 0; i < r->nsamples; i++) {
+		if (i)
+			fputc(',', f);
+		json_str(f, r->samples[i]);
+	}
+	fprintf(f, "],\"fallback_pipelining\":%llu,", (unsigned long long)c->fallback_pipelining);
+}
+
+void blast_report_json(FILE *f, const struct blast_run *run, const struct blast_result *r)
+{
+	uint64_t done = r->c.msg_ok + r->c.msg_fail;
+	unsigned i;
+
+	fputc('{', f);
+	json_conf(f, run);
+	json_counts(f, r);
+	fprintf(f, "\"latency_us\":{");
 	for (i = 0; i < BLAST_LAT_COUNT; i++) {
 		if (i)
 			fputc(',', f);
-		json_hist(f, lat_keys[i], &lat[i]);
+		json_hist(f, lat_keys[i], &r->lat[i]);
 	}
-	fprintf(f, "},\"cpu\":{\"user_s\":%.6f,\"sys_s\":%.6f,\"us_per_msg\":%.3f}}\n", cpu_user,
-	        cpu_sys, done ? (cpu_user + cpu_sys) * 1e6 / (double)done : 0.0);
+	fprintf(f, "},\"cpu\":{\"user_s\":%.6f,\"sys_s\":%.6f,\"us_per_msg\":%.3f}}\n", r->cpu_user,
+	        r->cpu_sys, done ? (r->cpu_user + r->cpu_sys) * 1e6 / (double)done : 0.0);
 }
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)

@@ -411,12 +411,57 @@ static void ehlo_reply(struct blast_thread *th, struct blast_sess *s, const stru
 	blast_loop_ready(th, s);
 }
 
+/* What the reply answers, for the rejection samples. */
+static const char *sess_what(const struct blast_thread *th, const struct blast_sess *s)
+{
+	static const char *const steps[] = {"MAIL", "RCPT", "DATA", "end of data", "BDAT"};
+
+	switch (s->phase) {
+	case BLAST_PH_GREETING:
+		return "greeting";
+	case BLAST_PH_EHLO:
+		return "EHLO";
+	case BLAST_PH_HELO:
+		return "HELO";
+	case BLAST_PH_TXN:
+		return steps[step_kind(th, s->got)];
+	case BLAST_PH_RSET:
+		return "RSET";
+	default:
+		return "QUIT";
+	}
+}
+
+/* Keeps the first few distinct 4xx/5xx replies (printable ASCII) for the report. */
+static void sess_sample(struct blast_thread *th, const struct blast_sess *s,
+                        const struct blast_reply *r)
+{
+	char *d = th->samples[th->nsamples];
+	char head[32];
+	unsigned i, n;
+
+	n = (unsigned)snprintf(head, sizeof(head), "%s: %u ", sess_what(th, s), r->code);
+	for (i = 0; i < th->nsamples; i++)
+		if (strncmp(th->samples[i], head, n) == 0)
+			return;
+	memcpy(d, head, n);
+	for (i = 0; i < r->text_len && n + 1 < BLAST_SAMPLE_LEN; i++, n++) {
+		unsigned char c = (unsigned char)r->text[i];
+
+		d[n] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	d[n] = '\0';
+	th->nsamples++;
+}
+
 static void sess_reply(struct blast_thread *th, struct blast_sess *s, const struct blast_reply *r)
 {
 	struct blast_run *run = th->run;
 
 	if (r->code >= 100 && r->code < 600)
 		BLAST_ADD(th, replies[r->code / 100], 1);
+	if (r->code >= 400 && th->nsamples < BLAST_SAMPLES)
+		sess_sample(th, s, r);
 	blast_timer_arm(th, &th->timers, s);
 	switch (s->phase) {
 	case BLAST_PH_GREETING:

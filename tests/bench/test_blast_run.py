@@ -234,6 +234,10 @@ def run_error_scenarios(exe, script, tmp):
             if mode.startswith("reject"):
                 check(rep["replies"]["4xx"] + rep["replies"]["5xx"] >= count,
                       "%s: rejections counted by class" % mode)
+                want = {"reject-mail": "MAIL: 451 4.3.0 try again later",
+                        "reject-rcpt": "RCPT: 550 5.1.1 no such user"}[mode]
+                check(want in rep["reject_samples"],
+                      "%s: sample %s" % (mode, rep["reject_samples"]))
         finally:
             srv.stop()
 
