@@ -43,8 +43,8 @@ static void test_render(void)
 	static char buf[65536];
 	int n = dp_metrics_render(wk, 2, buf, sizeof(buf));
 	static const char *const want[] = {
-		"# TYPE sluice_connections_accepted_total counter\n"
-		"sluice_connections_accepted_total 7\n",
+		("# TYPE sluice_connections_accepted_total counter\n"
+		 "sluice_connections_accepted_total 7\n"),
 		"sluice_connections_open 2\n",
 		"sluice_messages_total{result=\"queued\"} 5\n",
 		"sluice_messages_total{result=\"tempfail\"} 1\n",
