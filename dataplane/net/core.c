@@ -23,6 +23,8 @@ void net_config_defaults(struct net_config *cfg)
 	cfg->max_conns = 16384;
 	cfg->rx_bufs = 1024;
 	cfg->rx_buf_size = 16384;
+	cfg->rx_small_bufs = 16384;
+	cfg->rx_small_size = 960; /* + 64 bytes of header = 1 KiB blocks */
 	cfg->tx_bufs = 1024;
 	cfg->tx_buf_size = 16384;
 	cfg->arp_entries = 256;
@@ -147,6 +149,8 @@ static int config_check(const struct net_config *c, const struct net_port *p,
 		return -EINVAL;
 	if (c->max_conns == 0 || c->max_conns > (1u << 26))
 		return -EINVAL;
+	if (c->rx_small_bufs && (c->rx_small_size == 0 || c->rx_small_size >= c->rx_buf_size))
+		return -EINVAL;
 	if (c->rx_buf_size < 1024 || c->rx_buf_size > (1u << 30) || c->tx_buf_size < 1024 ||
 	    c->tx_buf_size > (1u << 30))
 		return -EINVAL;
@@ -178,6 +182,9 @@ static int core_alloc(struct net_core *nc)
 	int rc;
 
 	rc = pool_init(&nc->rxpool, c->rx_bufs, sizeof(struct tcp_rxbuf) + c->rx_buf_size);
+	if (rc == 0)
+		rc = pool_init(&nc->rxspool, c->rx_small_bufs,
+		               sizeof(struct tcp_rxbuf) + c->rx_small_size);
 	if (rc == 0)
 		rc = pool_init(&nc->txpool, c->tx_bufs, sizeof(struct tcp_txbuf) + c->tx_buf_size);
 	if (rc == 0)
@@ -243,6 +250,7 @@ void net_core_destroy(struct net_core *nc)
 	tcp_table_free(nc);
 	net_arp_free(nc);
 	pool_free(&nc->rxpool);
+	pool_free(&nc->rxspool);
 	pool_free(&nc->txpool);
 	free(nc);
 }
@@ -361,7 +369,12 @@ uint32_t net_core_conns(const struct net_core *nc)
 
 uint32_t net_core_rx_bufs_used(const struct net_core *nc)
 {
-	return nc->rxpool.n - nc->rxpool.nfree;
+	return (nc->rxpool.n - nc->rxpool.nfree) + (nc->rxspool.n - nc->rxspool.nfree);
+}
+
+uint32_t net_core_rx_small_used(const struct net_core *nc)
+{
+	return nc->rxspool.n - nc->rxspool.nfree;
 }
 
 uint32_t net_core_tx_bufs_used(const struct net_core *nc)

@@ -106,11 +106,15 @@ struct net_config {
 	uint32_t max_conns;   /* connections incl. SYN_RCVD and TIME_WAIT */
 	uint32_t rx_bufs;     /* receive buffers per core */
 	uint32_t rx_buf_size; /* bytes each = the receive window, 1024..(1 << 30) */
-	uint32_t tx_bufs;     /* send buffers per core */
-	uint32_t tx_buf_size; /* bytes each, 1024.. */
-	uint32_t arp_entries; /* ARP cache slots (rounded up to a power of two) */
-	uint32_t arp_pending; /* frames waiting for ARP resolution, per core */
-	uint32_t wheel_slots; /* timer wheel slots of 1 ms (rounded up to a power of two) */
+	/* small buffers that keep an unconsumed tail (a partial line) instead of a full receive
+	 * buffer while the connection is idle; 0 turns them off */
+	uint32_t rx_small_bufs;
+	uint32_t rx_small_size; /* bytes each, < rx_buf_size */
+	uint32_t tx_bufs;       /* send buffers per core */
+	uint32_t tx_buf_size;   /* bytes each, 1024.. */
+	uint32_t arp_entries;   /* ARP cache slots (rounded up to a power of two) */
+	uint32_t arp_pending;   /* frames waiting for ARP resolution, per core */
+	uint32_t wheel_slots;   /* timer wheel slots of 1 ms (rounded up to a power of two) */
 
 	/* TCP */
 	uint32_t syn_backlog;    /* SYN_RCVD per listener before SYN cookies are used */
@@ -184,7 +188,8 @@ const struct net_counters *net_core_counters(const struct net_core *nc);
 
 /* Connections in use (any state, incl. TIME_WAIT) and buffers taken from the pools. */
 uint32_t net_core_conns(const struct net_core *nc);
-uint32_t net_core_rx_bufs_used(const struct net_core *nc);
+uint32_t net_core_rx_bufs_used(const struct net_core *nc); /* full and small ones */
+uint32_t net_core_rx_small_used(const struct net_core *nc);
 uint32_t net_core_tx_bufs_used(const struct net_core *nc);
 
 /* Bytes of per-connection state (struct tcp_conn plus its hash bucket share). */

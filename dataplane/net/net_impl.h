@@ -149,7 +149,10 @@ struct tcp_listener {
 };
 
 /* Receive buffer (from nc->rxpool while data is held): [head, tail) in order and unconsumed;
- * out-of-order ranges (absolute sequence numbers) sit at tail + (seq - rcv_nxt). */
+ * out-of-order ranges (absolute sequence numbers) sit at tail + (seq - rcv_nxt). A tail left
+ * by the application may instead sit in a small block of nc->rxspool (no out-of-order data
+ * then), marked by TCP_RXB_SMALL in tcp_conn.rxb. */
+#define TCP_RXB_SMALL 0x80000000u
 struct tcp_rxbuf {
 	uint32_t head, tail;
 	uint32_t nooo;
@@ -284,7 +287,7 @@ struct net_core {
 	uint32_t *hash;
 	uint32_t hash_mask;
 	struct net_wheel wheel;
-	struct net_pool rxpool, txpool;
+	struct net_pool rxpool, rxspool, txpool; /* rxspool: small tail buffers */
 	struct tcp_listener lst[NET_MAX_LISTEN];
 	uint32_t flush_head, flush_tail;
 	uint8_t hkey[16]; /* table hash key */
@@ -300,7 +303,11 @@ static inline uint32_t tcp_cid(const struct net_core *nc, const struct tcp_conn 
 }
 static inline struct tcp_rxbuf *tcp_rxbuf(const struct net_core *nc, const struct tcp_conn *c)
 {
-	return c->rxb ? (struct tcp_rxbuf *)net_pool_ptr(&nc->rxpool, c->rxb) : NULL;
+	if (!c->rxb)
+		return NULL;
+	if (c->rxb & TCP_RXB_SMALL)
+		return (struct tcp_rxbuf *)net_pool_ptr(&nc->rxspool, c->rxb & ~TCP_RXB_SMALL);
+	return (struct tcp_rxbuf *)net_pool_ptr(&nc->rxpool, c->rxb);
 }
 static inline struct tcp_txbuf *tcp_txbuf(const struct net_core *nc, const struct tcp_conn *c)
 {
@@ -399,6 +406,7 @@ uint32_t tcp_sack_blocks(const struct net_core *nc, const struct tcp_conn *c, ui
                          uint32_t max);
 void tcp_rx_consume(struct net_core *nc, struct tcp_conn *c, uint32_t n);
 void tcp_rx_drop_all(struct net_core *nc, struct tcp_conn *c);
+void tcp_rx_shrink(struct net_core *nc, struct tcp_conn *c);
 
 /* tcp_out.c */
 void tcp_output(struct net_core *nc, struct tcp_conn *c);

@@ -85,7 +85,8 @@ size_t tcp_send_pending(const struct net_core *nc, const struct tcp_conn *c);
 /* The unconsumed received bytes: sets *data, returns the length (0 if none). */
 size_t tcp_recv_peek(const struct net_core *nc, const struct tcp_conn *c, const uint8_t **data);
 
-/* Drop n (<= peeked length) bytes from the front of the received data; may open the window. */
+/* Drop n (<= peeked length) bytes from the front of the received data; may open the window.
+ * The bytes left may move: peek again before using them. */
 void tcp_recv_consume(struct net_core *nc, struct tcp_conn *c, size_t n);
 
 int tcp_close(struct net_core *nc, struct tcp_conn *c);

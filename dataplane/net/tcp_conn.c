@@ -122,11 +122,10 @@ void tcp_conn_free(struct net_core *nc, struct tcp_conn *c)
 	*pp = c->hnext;
 	tcp_set_state(nc, c, TCP_CLOSED);
 	net_wheel_cancel(&nc->wheel, id);
-	if (c->rxb)
-		net_pool_put(&nc->rxpool, c->rxb);
+	tcp_rx_drop_all(nc, c);
 	if (c->txb)
 		net_pool_put(&nc->txpool, c->txb);
-	c->rxb = c->txb = 0;
+	c->txb = 0;
 	c->flags = 0;
 	nc->conn_free[nc->nfree++] = id;
 	nc->nconns--;
@@ -326,8 +325,12 @@ void tcp_deliver(struct net_core *nc, struct tcp_conn *c)
 			size_t n = nc->ops->recv(nc->app, c, rb->data + rb->head, len);
 
 			/* the callback may have closed or aborted c: then its data is gone */
-			if (c->state != TCP_CLOSED && !(c->flags & TF_RX_SHUT) && n)
-				tcp_rx_consume(nc, c, (uint32_t)(n < len ? n : len));
+			if (c->state != TCP_CLOSED && !(c->flags & TF_RX_SHUT)) {
+				if (n)
+					tcp_rx_consume(nc, c, (uint32_t)(n < len ? n : len));
+				else
+					tcp_rx_shrink(nc, c);
+			}
 		}
 	}
 	c->flags &= ~TF_RECV_DUE;

@@ -116,19 +116,63 @@ static void rx_compact(struct tcp_conn *c, struct tcp_rxbuf *rb)
 	rb->head = 0;
 }
 
+static void rx_put(struct net_core *nc, uint32_t rxb)
+{
+	if (rxb & TCP_RXB_SMALL)
+		net_pool_put(&nc->rxspool, rxb & ~TCP_RXB_SMALL);
+	else
+		net_pool_put(&nc->rxpool, rxb);
+}
+
+/* A full receive buffer for incoming data: new, or grown from a small tail block. */
 static struct tcp_rxbuf *rx_get(struct net_core *nc, struct tcp_conn *c)
 {
+	const struct tcp_rxbuf *small = NULL;
 	struct tcp_rxbuf *rb;
+	uint32_t id;
 
-	if (!c->rxb) {
-		c->rxb = net_pool_get(&nc->rxpool);
-		if (!c->rxb)
-			return NULL;
-		rb = tcp_rxbuf(nc, c);
-		rb->head = rb->tail = rb->nooo = 0;
-		return rb;
+	if (c->rxb && !(c->rxb & TCP_RXB_SMALL))
+		return tcp_rxbuf(nc, c);
+	if (c->rxb)
+		small = tcp_rxbuf(nc, c);
+	id = net_pool_get(&nc->rxpool);
+	if (!id)
+		return NULL;
+	rb = net_pool_ptr(&nc->rxpool, id);
+	rb->head = rb->nooo = 0;
+	rb->tail = small ? small->tail - small->head : 0;
+	if (small) {
+		memcpy(rb->data, small->data + small->head, rb->tail);
+		rx_put(nc, c->rxb);
 	}
-	return tcp_rxbuf(nc, c);
+	c->rxb = id;
+	return rb;
+}
+
+/*
+ * Move a short unconsumed tail (and nothing out of order) from a full buffer into a small
+ * block, so that an idle connection waiting for the rest of a line holds about 1 KiB, not a
+ * whole receive window. Called when the application is done with the span for now.
+ */
+void tcp_rx_shrink(struct net_core *nc, struct tcp_conn *c)
+{
+	struct tcp_rxbuf *rb = tcp_rxbuf(nc, c), *sb;
+	uint32_t id, n;
+
+	if (!rb || (c->rxb & TCP_RXB_SMALL) || rb->nooo)
+		return;
+	n = rb->tail - rb->head;
+	if (n == 0 || n > nc->cfg.rx_small_size)
+		return;
+	id = net_pool_get(&nc->rxspool);
+	if (!id)
+		return;
+	sb = net_pool_ptr(&nc->rxspool, id);
+	sb->head = sb->nooo = 0;
+	sb->tail = n;
+	memcpy(sb->data, rb->data + rb->head, n);
+	rx_put(nc, c->rxb);
+	c->rxb = id | TCP_RXB_SMALL;
 }
 
 /* Advance rcv_nxt over out-of-order ranges that now join; true if any did. */
@@ -238,8 +282,10 @@ void tcp_rx_consume(struct net_core *nc, struct tcp_conn *c, uint32_t n)
 		NET_PANIC("consume %u of %u bytes", n, rb->tail - rb->head);
 	rb->head += n;
 	if (rb->head == rb->tail && rb->nooo == 0) {
-		net_pool_put(&nc->rxpool, c->rxb);
+		rx_put(nc, c->rxb);
 		c->rxb = 0;
+	} else {
+		tcp_rx_shrink(nc, c);
 	}
 	if (c->state == TCP_TIME_WAIT) {
 		tcp_flush_add(nc, c); /* the handle can go now (tcp_conn.c) */
@@ -258,6 +304,6 @@ void tcp_rx_consume(struct net_core *nc, struct tcp_conn *c, uint32_t n)
 void tcp_rx_drop_all(struct net_core *nc, struct tcp_conn *c)
 {
 	if (c->rxb)
-		net_pool_put(&nc->rxpool, c->rxb);
+		rx_put(nc, c->rxb);
 	c->rxb = 0;
 }

@@ -517,6 +517,7 @@ NT_UNUSED static void tenv_config(struct tenv *e)
 	e->cfg.rx_bufs = 32;
 	e->cfg.tx_bufs = 32;
 	e->cfg.rx_buf_size = 16384;
+	e->cfg.rx_small_bufs = 32;
 	e->cfg.tx_buf_size = 16384;
 	e->cfg.key_set = 1;
 	for (int i = 0; i < 16; i++)

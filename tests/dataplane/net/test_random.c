@@ -291,6 +291,7 @@ static int side_init(struct side *sd, const char *name, uint32_t ip, const uint8
 	cfg.rx_bufs = 16;
 	cfg.tx_bufs = 16;
 	cfg.rx_buf_size = rxbuf;
+	cfg.rx_small_bufs = 8;
 	cfg.tx_buf_size = txbuf;
 	cfg.time_wait_ms = 20000; /* longer than the RTO backoff: no late FIN meets a RST */
 	cfg.data_retries = 30;    /* the link is bad, not dead */

@@ -166,6 +166,40 @@ static void test_tail_and_window(void)
 	tenv_stop(&f.e);
 }
 
+/* A short unconsumed tail moves to a small block; a long one, or no small block, stays. */
+static void test_small_tail(void)
+{
+	struct fix f;
+	const uint8_t *p;
+
+	if (!setup(&f)) {
+		CHECK(0, "setup");
+		return;
+	}
+	f.e.app.consume_max = 10;
+	data(&f, 0, stream, 13);
+	CHECK(f.t->rxlen == 10, "consumed 10 of 13");
+	CHECK(net_core_rx_bufs_used(f.e.nc) == 1 && net_core_rx_small_used(f.e.nc) == 1,
+	      "the 3-byte tail sits in a small block: %u/%u", net_core_rx_bufs_used(f.e.nc),
+	      net_core_rx_small_used(f.e.nc));
+	f.e.app.consume_max = 0;
+	data(&f, 13, stream, 1000);
+	CHECK(net_core_rx_small_used(f.e.nc) == 0, "more data: back in a full buffer");
+	CHECK(tcp_recv_peek(f.e.nc, f.t->c, &p) == 1003 && memcmp(p, stream + 10, 1003) == 0,
+	      "tail and new bytes contiguous");
+	tcp_recv_consume(f.e.nc, f.t->c, 1000);
+	CHECK(net_core_rx_small_used(f.e.nc) == 1 && tcp_recv_peek(f.e.nc, f.t->c, &p) == 3 &&
+	          memcmp(p, stream + 1010, 3) == 0,
+	      "consume to a short tail: small again, same bytes");
+	tcp_recv_consume(f.e.nc, f.t->c, 3);
+	CHECK(net_core_rx_bufs_used(f.e.nc) == 0, "all consumed: nothing held");
+	f.e.app.consume_max = 5;
+	data(&f, 1013, stream, 1400);
+	CHECK(net_core_rx_small_used(f.e.nc) == 0 && net_core_rx_bufs_used(f.e.nc) == 1,
+	      "a tail longer than a small block keeps the full buffer");
+	tenv_stop(&f.e);
+}
+
 int main(void)
 {
 	for (size_t i = 0; i < sizeof(stream); i++)
@@ -174,5 +208,6 @@ int main(void)
 	test_out_of_order();
 	test_ooo_limit();
 	test_tail_and_window();
+	test_small_tail();
 	return nt_report();
 }
