@@ -12,7 +12,7 @@
 #include "dataplane/dp_bufring.h"
 
 int dp_bufring_init(struct dp_bufring *b, struct io_uring *ring, uint16_t bgid, uint32_t count,
-		    uint32_t size)
+                    uint32_t size)
 {
 	struct io_uring_buf_reg reg;
 	int rc;
@@ -27,8 +27,8 @@ int dp_bufring_init(struct dp_bufring *b, struct io_uring *ring, uint16_t bgid, 
 		return -ENOMEM;
 	}
 	b->bufs_len = (size_t)count * size;
-	b->base = mmap(NULL, b->bufs_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-		       0);
+	b->base =
+	    mmap(NULL, b->bufs_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (b->base == MAP_FAILED) {
 		b->base = NULL;
 		dp_bufring_fini(b, ring);

@@ -30,7 +30,7 @@ struct dp_bufring {
 };
 
 int dp_bufring_init(struct dp_bufring *b, struct io_uring *ring, uint16_t bgid, uint32_t count,
-		    uint32_t size);
+                    uint32_t size);
 void dp_bufring_fini(struct dp_bufring *b, struct io_uring *ring);
 
 static inline char *dp_bufring_buf(const struct dp_bufring *b, uint16_t bid)
@@ -41,7 +41,7 @@ static inline char *dp_bufring_buf(const struct dp_bufring *b, uint16_t bid)
 static inline void dp_bufring_put(struct dp_bufring *b, uint16_t bid)
 {
 	io_uring_buf_ring_add(b->br, dp_bufring_buf(b, bid), b->size, bid, (int)b->mask,
-			      (int)b->pending);
+	                      (int)b->pending);
 	b->pending++;
 }
 

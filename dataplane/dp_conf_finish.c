@@ -35,27 +35,29 @@ static int is_pow2(uint32_t v)
 }
 
 static int check_worker(const struct dp_conf *c, const struct dp_worker_conf *w, unsigned i,
-			char *err, size_t errlen)
+                        char *err, size_t errlen)
 {
 	const char *o = origin(c, w);
 
 	if (w->nlisten == 0)
-		return snprintf(err, errlen, "worker %u (%s): [listen] address: none", i, o), -EINVAL;
+		return snprintf(err, errlen, "worker %u (%s): [listen] address: none", i, o),
+		       -EINVAL;
 	if (!is_pow2(w->recv_buffers))
 		return snprintf(err, errlen, "%s: [buffers] recv_buffers: %u is not a power of two",
-				o, w->recv_buffers),
+		                o, w->recv_buffers),
 		       -EINVAL;
 	if (!is_pow2(w->ring_entries))
 		return snprintf(err, errlen, "%s: [buffers] ring_entries: %u is not a power of two",
-				o, w->ring_entries),
+		                o, w->ring_entries),
 		       -EINVAL;
 	/* A partial command line plus one full receive buffer must fit. */
 	if (w->conn_rx_size - w->recv_buffer_size < c->smtp.max_line ||
 	    w->conn_rx_size < w->recv_buffer_size)
-		return snprintf(err, errlen,
-				"%s: [buffers] conn_rx_size: %u is less than recv_buffer_size (%u) + "
-				"[smtp] max_line (%u)",
-				o, w->conn_rx_size, w->recv_buffer_size, c->smtp.max_line),
+		return snprintf(
+		           err, errlen,
+		           "%s: [buffers] conn_rx_size: %u is less than recv_buffer_size (%u) + "
+		           "[smtp] max_line (%u)",
+		           o, w->conn_rx_size, w->recv_buffer_size, c->smtp.max_line),
 		       -EINVAL;
 	if (w->limits.data_timeout_ms == 0 || w->limits.cmd_timeout_ms == 0)
 		return snprintf(err, errlen, "%s: [timeouts]: command and data must be > 0", o),

@@ -109,10 +109,13 @@ static const struct {
 	const char *name;
 	uint32_t bit;
 } cap_names[] = {
-	{"pipelining", SMTP_CAP_PIPELINING}, {"size", SMTP_CAP_SIZE},
-	{"8bitmime", SMTP_CAP_8BITMIME},     {"chunking", SMTP_CAP_CHUNKING},
-	{"binarymime", SMTP_CAP_BINARYMIME}, {"smtputf8", SMTP_CAP_SMTPUTF8},
-	{"enhancedstatuscodes", SMTP_CAP_ENHANCEDSTATUSCODES},
+    {"pipelining", SMTP_CAP_PIPELINING},
+    {"size", SMTP_CAP_SIZE},
+    {"8bitmime", SMTP_CAP_8BITMIME},
+    {"chunking", SMTP_CAP_CHUNKING},
+    {"binarymime", SMTP_CAP_BINARYMIME},
+    {"smtputf8", SMTP_CAP_SMTPUTF8},
+    {"enhancedstatuscodes", SMTP_CAP_ENHANCEDSTATUSCODES},
 };
 
 /* "pipelining size 8bitmime" (spaces or commas), "all" or "none". */
@@ -227,62 +230,60 @@ static int fn_cpu(struct parse_ctx *p, const char *v, char *why, size_t n)
 	return 0;
 }
 
-#define CONF(f)	  B_CONF, 0, offsetof(struct dp_conf, f), sizeof(((struct dp_conf *)0)->f)
-#define SMTP(f)	  B_SMTP, 0, offsetof(struct smtp_config, f), sizeof(((struct smtp_config *)0)->f)
-#define WORK(f)	  B_WORKER, 1, offsetof(struct dp_worker_conf, f), 0
-#define LIMIT(f)  B_WORKER, 1, offsetof(struct dp_worker_conf, limits.f), 0
-#define SPOOL(f)  B_SPOOL, 1, offsetof(struct spool_config, f), sizeof(((struct spool_config *)0)->f)
-#define FN_G	  B_CONF, 0, 0, 0
-#define FN_W	  B_WORKER, 1, 0, 0
-#define U32MAX	  UINT32_MAX
-#define MS_MAX	  (24ull * 3600 * 1000)
+#define CONF(f)  B_CONF, 0, offsetof(struct dp_conf, f), sizeof(((struct dp_conf *)0)->f)
+#define SMTP(f)  B_SMTP, 0, offsetof(struct smtp_config, f), sizeof(((struct smtp_config *)0)->f)
+#define WORK(f)  B_WORKER, 1, offsetof(struct dp_worker_conf, f), 0
+#define LIMIT(f) B_WORKER, 1, offsetof(struct dp_worker_conf, limits.f), 0
+#define SPOOL(f) B_SPOOL, 1, offsetof(struct spool_config, f), sizeof(((struct spool_config *)0)->f)
+#define FN_G     B_CONF, 0, 0, 0
+#define FN_W     B_WORKER, 1, 0, 0
+#define U32MAX   UINT32_MAX
+#define MS_MAX   (24ull * 3600 * 1000)
 
 static const struct key_def keys[] = {
-	{"sluice", "hostname", K_STR, SMTP(hostname), 1, 0, NULL},
-	{"sluice", "user", K_STR, CONF(user), 0, 0, NULL},
-	{"sluice", "backend", K_FN, FN_G, 0, 0, fn_backend},
-	{"sluice", "workers", K_U32, CONF(workers), 1, DP_WORKERS_MAX, NULL},
-	{"sluice", "cores", K_STR, CONF(cores_dir), 0, 0, NULL},
-	{"sluice", "shutdown_timeout", K_MS32, CONF(shutdown_timeout_ms), 0, MS_MAX, NULL},
-	{"sluice", "log", K_FN, FN_G, 0, 0, fn_log},
-	{"sluice", "log_level", K_FN, FN_G, 0, 0, fn_log_level},
-	{"sluice", "syslog_socket", K_STR, CONF(syslog_socket), 1, 0, NULL},
-	{"sluice", "metrics", K_FN, FN_G, 0, 0, fn_metrics},
-	{"smtp", "capabilities", K_FN, FN_G, 0, 0, fn_caps},
-	{"smtp", "max_message_size", K_SIZE64, SMTP(max_message_size), 0, UINT64_MAX, NULL},
-	{"smtp", "max_recipients", K_U32, SMTP(max_recipients), 1, 100000, NULL},
-	{"smtp", "max_errors", K_U32, SMTP(max_errors), 0, U32MAX, NULL},
-	{"smtp", "max_line", K_SIZE32, SMTP(max_line), SMTP_LINE_MIN, 65536, NULL},
-	{"smtp", "max_text_line", K_SIZE32, SMTP(max_text_line), 0, U32MAX, NULL},
-	{"smtp", "vrfy", K_FN, FN_G, 0, 0, fn_vrfy},
-	{"smtp", "expn", K_FN, FN_G, 0, 0, fn_expn},
-	{"smtp", "bare_newline", K_FN, FN_G, 0, 0, fn_bare},
-	{"worker", "cpu", K_FN, FN_W, 0, 0, fn_cpu},
-	{"listen", "address", K_FN, FN_W, 0, 0, fn_listen},
-	{"limits", "max_connections", K_U32, LIMIT(max_conns), 1, 1u << 20, NULL},
-	{"limits", "max_connections_per_client", K_U32, LIMIT(max_conns_per_client), 0, U32MAX,
-	 NULL},
-	{"timeouts", "command", K_MS32, LIMIT(cmd_timeout_ms), 1000, MS_MAX, NULL},
-	{"timeouts", "data", K_MS32, LIMIT(data_timeout_ms), 1000, MS_MAX, NULL},
-	{"timeouts", "session", K_MS32, LIMIT(session_timeout_ms), 0, MS_MAX, NULL},
-	{"timeouts", "min_data_rate", K_SIZE32, LIMIT(min_data_rate), 0, U32MAX, NULL},
-	{"timeouts", "min_data_rate_grace", K_MS32, LIMIT(min_data_rate_grace_ms), 0, MS_MAX, NULL},
-	{"buffers", "ring_entries", K_U32, WORK(ring_entries), 64, 32768, NULL},
-	{"buffers", "recv_buffers", K_U32, WORK(recv_buffers), 16, 32768, NULL},
-	{"buffers", "recv_buffer_size", K_SIZE32, WORK(recv_buffer_size), 512, 1u << 20, NULL},
-	{"buffers", "conn_rx_size", K_SIZE32, WORK(conn_rx_size), 2048, 16u << 20, NULL},
-	{"buffers", "conn_tx_size", K_SIZE32, WORK(conn_tx_size), 2 * SMTP_REPLY_MAX, 1u << 20,
-	 NULL},
-	{"buffers", "envelope_size", K_SIZE32, WORK(envelope_size), 1024, 16u << 20, NULL},
-	{"spool", "dir", K_STR, SPOOL(dir), 1, 0, NULL},
-	{"spool", "segment_size", K_SIZE64, SPOOL(segment_size), 1u << 16, UINT64_MAX, NULL},
-	{"spool", "batch_bytes", K_SIZE64, SPOOL(batch_bytes), 1, UINT64_MAX, NULL},
-	{"spool", "batch_usec", K_U32, SPOOL(batch_usec), 0, 10000000, NULL},
-	{"spool", "quota", K_SIZE64, SPOOL(quota_bytes), 0, UINT64_MAX, NULL},
-	{"spool", "max_messages", K_U32, SPOOL(max_messages), 1, 1u << 20, NULL},
-	{"spool", "batch_buffers", K_U32, SPOOL(batch_buffers), 2, 1024, NULL},
-	{"spool", "recheck_usec", K_U32, SPOOL(recheck_usec), 1000, 3600000000u, NULL},
-	{"spool", "min_free", K_SIZE64, SPOOL(min_free_bytes), 0, UINT64_MAX, NULL},
+    {"sluice", "hostname", K_STR, SMTP(hostname), 1, 0, NULL},
+    {"sluice", "user", K_STR, CONF(user), 0, 0, NULL},
+    {"sluice", "backend", K_FN, FN_G, 0, 0, fn_backend},
+    {"sluice", "workers", K_U32, CONF(workers), 1, DP_WORKERS_MAX, NULL},
+    {"sluice", "cores", K_STR, CONF(cores_dir), 0, 0, NULL},
+    {"sluice", "shutdown_timeout", K_MS32, CONF(shutdown_timeout_ms), 0, MS_MAX, NULL},
+    {"sluice", "log", K_FN, FN_G, 0, 0, fn_log},
+    {"sluice", "log_level", K_FN, FN_G, 0, 0, fn_log_level},
+    {"sluice", "syslog_socket", K_STR, CONF(syslog_socket), 1, 0, NULL},
+    {"sluice", "metrics", K_FN, FN_G, 0, 0, fn_metrics},
+    {"smtp", "capabilities", K_FN, FN_G, 0, 0, fn_caps},
+    {"smtp", "max_message_size", K_SIZE64, SMTP(max_message_size), 0, UINT64_MAX, NULL},
+    {"smtp", "max_recipients", K_U32, SMTP(max_recipients), 1, 100000, NULL},
+    {"smtp", "max_errors", K_U32, SMTP(max_errors), 0, U32MAX, NULL},
+    {"smtp", "max_line", K_SIZE32, SMTP(max_line), SMTP_LINE_MIN, 65536, NULL},
+    {"smtp", "max_text_line", K_SIZE32, SMTP(max_text_line), 0, U32MAX, NULL},
+    {"smtp", "vrfy", K_FN, FN_G, 0, 0, fn_vrfy},
+    {"smtp", "expn", K_FN, FN_G, 0, 0, fn_expn},
+    {"smtp", "bare_newline", K_FN, FN_G, 0, 0, fn_bare},
+    {"worker", "cpu", K_FN, FN_W, 0, 0, fn_cpu},
+    {"listen", "address", K_FN, FN_W, 0, 0, fn_listen},
+    {"limits", "max_connections", K_U32, LIMIT(max_conns), 1, 1u << 20, NULL},
+    {"limits", "max_connections_per_client", K_U32, LIMIT(max_conns_per_client), 0, U32MAX, NULL},
+    {"timeouts", "command", K_MS32, LIMIT(cmd_timeout_ms), 1000, MS_MAX, NULL},
+    {"timeouts", "data", K_MS32, LIMIT(data_timeout_ms), 1000, MS_MAX, NULL},
+    {"timeouts", "session", K_MS32, LIMIT(session_timeout_ms), 0, MS_MAX, NULL},
+    {"timeouts", "min_data_rate", K_SIZE32, LIMIT(min_data_rate), 0, U32MAX, NULL},
+    {"timeouts", "min_data_rate_grace", K_MS32, LIMIT(min_data_rate_grace_ms), 0, MS_MAX, NULL},
+    {"buffers", "ring_entries", K_U32, WORK(ring_entries), 64, 32768, NULL},
+    {"buffers", "recv_buffers", K_U32, WORK(recv_buffers), 16, 32768, NULL},
+    {"buffers", "recv_buffer_size", K_SIZE32, WORK(recv_buffer_size), 512, 1u << 20, NULL},
+    {"buffers", "conn_rx_size", K_SIZE32, WORK(conn_rx_size), 2048, 16u << 20, NULL},
+    {"buffers", "conn_tx_size", K_SIZE32, WORK(conn_tx_size), 2 * SMTP_REPLY_MAX, 1u << 20, NULL},
+    {"buffers", "envelope_size", K_SIZE32, WORK(envelope_size), 1024, 16u << 20, NULL},
+    {"spool", "dir", K_STR, SPOOL(dir), 1, 0, NULL},
+    {"spool", "segment_size", K_SIZE64, SPOOL(segment_size), 1u << 16, UINT64_MAX, NULL},
+    {"spool", "batch_bytes", K_SIZE64, SPOOL(batch_bytes), 1, UINT64_MAX, NULL},
+    {"spool", "batch_usec", K_U32, SPOOL(batch_usec), 0, 10000000, NULL},
+    {"spool", "quota", K_SIZE64, SPOOL(quota_bytes), 0, UINT64_MAX, NULL},
+    {"spool", "max_messages", K_U32, SPOOL(max_messages), 1, 1u << 20, NULL},
+    {"spool", "batch_buffers", K_U32, SPOOL(batch_buffers), 2, 1024, NULL},
+    {"spool", "recheck_usec", K_U32, SPOOL(recheck_usec), 1000, 3600000000u, NULL},
+    {"spool", "min_free", K_SIZE64, SPOOL(min_free_bytes), 0, UINT64_MAX, NULL},
 };
 
 static void *key_dest(struct parse_ctx *p, const struct key_def *k)
@@ -300,7 +301,7 @@ static void *key_dest(struct parse_ctx *p, const struct key_def *k)
 }
 
 static int set_number(struct parse_ctx *p, const struct key_def *k, const char *v, char *why,
-		      size_t n)
+                      size_t n)
 {
 	uint64_t x;
 	int rc;
@@ -313,14 +314,14 @@ static int set_number(struct parse_ctx *p, const struct key_def *k, const char *
 		rc = dp_parse_size(v, &x);
 	if (rc != 0) {
 		snprintf(why, n, "'%s' is not %s", v,
-			 k->kind == K_MS32	 ? "a duration (e.g. 30s, 250ms, 5m)"
-			 : k->kind == K_U32 ? "an unsigned number"
-					    : "a size (e.g. 4096, 64k, 10M)");
+		         k->kind == K_MS32  ? "a duration (e.g. 30s, 250ms, 5m)"
+		         : k->kind == K_U32 ? "an unsigned number"
+		                            : "a size (e.g. 4096, 64k, 10M)");
 		return -EINVAL;
 	}
 	if (x < k->min || x > k->max) {
 		snprintf(why, n, "%s is outside %llu..%llu%s", v, (unsigned long long)k->min,
-			 (unsigned long long)k->max, k->kind == K_MS32 ? " ms" : "");
+		         (unsigned long long)k->max, k->kind == K_MS32 ? " ms" : "");
 		return -ERANGE;
 	}
 	if (k->kind == K_SIZE64)
@@ -330,8 +331,7 @@ static int set_number(struct parse_ctx *p, const struct key_def *k, const char *
 	return 0;
 }
 
-static int set_key(struct parse_ctx *p, const struct key_def *k, const char *v, char *why,
-		   size_t n)
+static int set_key(struct parse_ctx *p, const struct key_def *k, const char *v, char *why, size_t n)
 {
 	size_t len;
 
@@ -341,8 +341,9 @@ static int set_key(struct parse_ctx *p, const struct key_def *k, const char *v, 
 	case K_STR:
 		len = strlen(v);
 		if (len >= k->size || len < k->min) {
-			snprintf(why, n, len ? "value longer than %zu characters" : "value is empty",
-				 k->size - 1);
+			snprintf(why, n,
+			         len ? "value longer than %zu characters" : "value is empty",
+			         k->size - 1);
 			return -EINVAL;
 		}
 		memcpy(key_dest(p, k), v, len + 1);
@@ -378,7 +379,7 @@ static int handler(void *user, const char *section, const char *name, const char
 		return 1;
 	if (!p->failed)
 		snprintf(p->err, p->errlen, "%s:%d: [%s] %s: %s", p->path, p->line, section, name,
-			 why);
+		         why);
 	p->failed = 1;
 	return 0;
 }
@@ -430,12 +431,11 @@ static int parse_file(struct parse_ctx *p, const char *path)
 	fclose(p->f);
 	if (p->too_long && (rc == 0 || p->too_long < rc) && !p->failed) {
 		snprintf(p->err, p->errlen, "%s:%d: line longer than %d characters", path,
-			 p->too_long, INI_MAX_LINE - 1);
+		         p->too_long, INI_MAX_LINE - 1);
 		return -EINVAL;
 	}
 	if (rc != 0 && !p->failed)
-		snprintf(p->err, p->errlen, "%s:%d: not a [section] or key = value line", path,
-			 rc);
+		snprintf(p->err, p->errlen, "%s:%d: not a [section] or key = value line", path, rc);
 	return rc == 0 && !p->failed ? 0 : -EINVAL;
 }
 
@@ -490,7 +490,7 @@ static int list_core_files(const char *dir, char ***names, unsigned *n, char *er
 		int rc = -errno;
 
 		snprintf(err, errlen, "%s: cannot open the cores directory: %s", dir,
-			 strerror(errno));
+		         strerror(errno));
 		return rc;
 	}
 	v = calloc(DP_WORKERS_MAX, sizeof(*v) + NAME_MAX + 1);
@@ -576,7 +576,7 @@ int dp_conf_load(struct dp_conf *c, const char *path, char *err, size_t errlen)
 	if (c->cores_dir[0] == '/')
 		snprintf(dir, sizeof(dir), "%s", c->cores_dir);
 	else if ((size_t)snprintf(dir, sizeof(dir), "%.*s%s", slash ? (int)(slash - path + 1) : 0,
-				  path, explicit_cores ? c->cores_dir : "cores") >= sizeof(dir))
+	                          path, explicit_cores ? c->cores_dir : "cores") >= sizeof(dir))
 		return snprintf(err, errlen, "%s: cores path too long", path), -ENAMETOOLONG;
 	if (!explicit_cores) {
 		DIR *d = opendir(dir);

@@ -48,47 +48,47 @@ struct dp_addr {
 
 /* Limits and timeouts: reloadable on SIGHUP (see docs/CONFIG.md). Times in milliseconds. */
 struct dp_limits {
-	uint32_t max_conns;	       /* open connections per worker */
-	uint32_t max_conns_per_client; /* per worker and client address; 0 = no limit */
-	uint32_t cmd_timeout_ms;       /* idle between commands (and waiting to send) */
-	uint32_t data_timeout_ms;      /* idle inside DATA / BDAT */
-	uint32_t session_timeout_ms;   /* whole connection; 0 = none */
-	uint32_t min_data_rate;	       /* bytes/s averaged over a DATA body; 0 = none */
+	uint32_t max_conns;              /* open connections per worker */
+	uint32_t max_conns_per_client;   /* per worker and client address; 0 = no limit */
+	uint32_t cmd_timeout_ms;         /* idle between commands (and waiting to send) */
+	uint32_t data_timeout_ms;        /* idle inside DATA / BDAT */
+	uint32_t session_timeout_ms;     /* whole connection; 0 = none */
+	uint32_t min_data_rate;          /* bytes/s averaged over a DATA body; 0 = none */
 	uint32_t min_data_rate_grace_ms; /* the rate is enforced after this much of DATA */
 };
 
 /* What one worker (one core) runs with. */
 struct dp_worker_conf {
 	char file[PATH_MAX]; /* its core file, or "" */
-	int cpu;	     /* CPU to pin to; -1 = not pinned */
+	int cpu;             /* CPU to pin to; -1 = not pinned */
 	unsigned nlisten;
 	struct dp_addr listen[DP_LISTEN_MAX];
 	struct dp_limits limits;
-	uint32_t ring_entries;	   /* io_uring submission queue size */
-	uint32_t recv_buffers;	   /* provided receive buffers (power of two) */
+	uint32_t ring_entries;     /* io_uring submission queue size */
+	uint32_t recv_buffers;     /* provided receive buffers (power of two) */
 	uint32_t recv_buffer_size; /* bytes each */
-	uint32_t conn_rx_size;	   /* per-connection receive buffer (unconsumed input) */
-	uint32_t conn_tx_size;	   /* per-connection reply buffer */
-	uint32_t envelope_size;	   /* per-connection copy of HELO, MAIL, RCPT strings */
+	uint32_t conn_rx_size;     /* per-connection receive buffer (unconsumed input) */
+	uint32_t conn_tx_size;     /* per-connection reply buffer */
+	uint32_t envelope_size;    /* per-connection copy of HELO, MAIL, RCPT strings */
 	struct spool_config spool;
 };
 
 struct dp_conf {
-	char file[PATH_MAX];	  /* global file read, or "" */
+	char file[PATH_MAX];      /* global file read, or "" */
 	char cores_dir[PATH_MAX]; /* resolved directory of core files, or "" */
-	uint8_t backend;	  /* enum dp_backend */
-	uint8_t log_target;	  /* enum dp_log_target */
-	uint8_t log_level;	  /* enum dp_log_level */
+	uint8_t backend;          /* enum dp_backend */
+	uint8_t log_target;       /* enum dp_log_target */
+	uint8_t log_level;        /* enum dp_log_level */
 	uint8_t metrics_on;
-	char user[DP_USER_MAX];	  /* "" = see docs/CONFIG.md ("nobody" when root) */
+	char user[DP_USER_MAX]; /* "" = see docs/CONFIG.md ("nobody" when root) */
 	char syslog_socket[108];
 	uint32_t shutdown_timeout_ms;
-	unsigned workers;	  /* 0 = one per core file, or 1 */
+	unsigned workers; /* 0 = one per core file, or 1 */
 	struct dp_addr metrics;
 	struct smtp_config smtp;
 	struct dp_worker_conf wdef; /* worker defaults (global file) */
 	unsigned nworkers;
-	struct dp_worker_conf *w;   /* nworkers entries, after dp_conf_finish() */
+	struct dp_worker_conf *w; /* nworkers entries, after dp_conf_finish() */
 };
 
 /* Command-line overrides; unset fields stay zero / empty. */
@@ -124,7 +124,7 @@ void dp_addr_format(const struct sockaddr *sa, char *out, size_t outlen);
 
 /* Value parsers shared by the config reader and flags: 0 or -EINVAL / -ERANGE. */
 int dp_parse_u64(const char *s, uint64_t *out);
-int dp_parse_size(const char *s, uint64_t *out);	 /* 10k, 64M, 1G (powers of 1024) */
+int dp_parse_size(const char *s, uint64_t *out);        /* 10k, 64M, 1G (powers of 1024) */
 int dp_parse_duration_ms(const char *s, uint64_t *out); /* 250ms, 30s, 5m, 1h; bare = s */
 
 #endif

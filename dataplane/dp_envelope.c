@@ -140,9 +140,9 @@ void dp_env_log(struct dp_worker *w, struct dp_conn *c, const char *queue_id, co
 	       (unsigned char)c->env[helo] < 127)
 		helo++;
 	dp_log_printf(&w->log, w->real_us, DP_LOG_INFO,
-		      "tx client=%s helo=%.*s from=<%.*s> rcpts=%u size=%llu id=%s verdict=%s "
-		      "ms=%llu",
-		      c->peer_text, (int)helo, c->env, (int)c->from_len, c->env + c->from_off,
-		      c->nrcpt, (unsigned long long)c->msg_size, queue_id ? queue_id : "-", verdict,
-		      (unsigned long long)ms);
+	              "tx client=%s helo=%.*s from=<%.*s> rcpts=%u size=%llu id=%s verdict=%s "
+	              "ms=%llu",
+	              c->peer_text, (int)helo, c->env, (int)c->from_len, c->env + c->from_off,
+	              c->nrcpt, (unsigned long long)c->msg_size, queue_id ? queue_id : "-", verdict,
+	              (unsigned long long)ms);
 }

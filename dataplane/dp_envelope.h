@@ -28,7 +28,6 @@ void dp_env_mail(struct dp_conn *c, const struct smtp_event *ev);
 int dp_env_rcpt(struct dp_worker *w, struct dp_conn *c, const struct smtp_event *ev);
 void dp_env_build(struct dp_worker *w, struct dp_conn *c, struct spool_envelope *env);
 void dp_env_reset(struct dp_conn *c);
-void dp_env_log(struct dp_worker *w, struct dp_conn *c, const char *queue_id,
-		const char *verdict);
+void dp_env_log(struct dp_worker *w, struct dp_conn *c, const char *queue_id, const char *verdict);
 
 #endif

@@ -20,26 +20,26 @@
 #endif
 
 static const char usage[] =
-	"Usage: sluiced [OPTIONS]\n"
-	"Sluice SMTP ingestion daemon (kernel sockets + io_uring backend).\n"
-	"\n"
-	"  --config FILE            global configuration file (default: none, built-in values)\n"
-	"  --listen ADDR:PORT       listen address; repeatable; IPv6 as [::1]:2525\n"
-	"                           (default 127.0.0.1:2525)\n"
-	"  --spool DIR              spool directory (default ./spool)\n"
-	"  --workers N              worker threads, one per core (default: one per core file,\n"
-	"                           else 1)\n"
-	"  --hostname NAME          name in the greeting and Received: (default: gethostname)\n"
-	"  --max-message-size BYTES largest message accepted (suffixes k, M, G)\n"
-	"  --backend uring|dpdk     packet I/O backend (default uring)\n"
-	"  --metrics ADDR:PORT      serve Prometheus metrics over HTTP on this address\n"
-	"  --user NAME              user to run as after binding when started as root\n"
-	"                           (default nobody; '-' keeps the current user)\n"
-	"  --help                   this text\n"
-	"  --version                print the version\n"
-	"\n"
-	"Signals: TERM/INT drain and exit 0; HUP reloads limits, timeouts, protocol settings\n"
-	"and the log level. Keys and defaults: docs/CONFIG.md.\n";
+    "Usage: sluiced [OPTIONS]\n"
+    "Sluice SMTP ingestion daemon (kernel sockets + io_uring backend).\n"
+    "\n"
+    "  --config FILE            global configuration file (default: none, built-in values)\n"
+    "  --listen ADDR:PORT       listen address; repeatable; IPv6 as [::1]:2525\n"
+    "                           (default 127.0.0.1:2525)\n"
+    "  --spool DIR              spool directory (default ./spool)\n"
+    "  --workers N              worker threads, one per core (default: one per core file,\n"
+    "                           else 1)\n"
+    "  --hostname NAME          name in the greeting and Received: (default: gethostname)\n"
+    "  --max-message-size BYTES largest message accepted (suffixes k, M, G)\n"
+    "  --backend uring|dpdk     packet I/O backend (default uring)\n"
+    "  --metrics ADDR:PORT      serve Prometheus metrics over HTTP on this address\n"
+    "  --user NAME              user to run as after binding when started as root\n"
+    "                           (default nobody; '-' keeps the current user)\n"
+    "  --help                   this text\n"
+    "  --version                print the version\n"
+    "\n"
+    "Signals: TERM/INT drain and exit 0; HUP reloads limits, timeouts, protocol settings\n"
+    "and the log level. Keys and defaults: docs/CONFIG.md.\n";
 
 enum {
 	OPT_CONFIG = 256,
@@ -56,28 +56,27 @@ enum {
 };
 
 static const struct option options[] = {
-	{"config", required_argument, NULL, OPT_CONFIG},
-	{"listen", required_argument, NULL, OPT_LISTEN},
-	{"spool", required_argument, NULL, OPT_SPOOL},
-	{"workers", required_argument, NULL, OPT_WORKERS},
-	{"hostname", required_argument, NULL, OPT_HOSTNAME},
-	{"max-message-size", required_argument, NULL, OPT_MAXSIZE},
-	{"backend", required_argument, NULL, OPT_BACKEND},
-	{"metrics", required_argument, NULL, OPT_METRICS},
-	{"user", required_argument, NULL, OPT_USER},
-	{"help", no_argument, NULL, OPT_HELP},
-	{"version", no_argument, NULL, OPT_VERSION},
-	{NULL, 0, NULL, 0},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"spool", required_argument, NULL, OPT_SPOOL},
+    {"workers", required_argument, NULL, OPT_WORKERS},
+    {"hostname", required_argument, NULL, OPT_HOSTNAME},
+    {"max-message-size", required_argument, NULL, OPT_MAXSIZE},
+    {"backend", required_argument, NULL, OPT_BACKEND},
+    {"metrics", required_argument, NULL, OPT_METRICS},
+    {"user", required_argument, NULL, OPT_USER},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
 };
 
 static int copy_str(char *dst, size_t cap, const char *v, const char *flag, char *err,
-		    size_t errlen)
+                    size_t errlen)
 {
 	size_t len = strlen(v);
 
 	if (len == 0 || len >= cap)
-		return snprintf(err, errlen, "--%s: %s", flag, len ? "too long" : "empty"),
-		       -EINVAL;
+		return snprintf(err, errlen, "--%s: %s", flag, len ? "too long" : "empty"), -EINVAL;
 	memcpy(dst, v, len + 1);
 	return 0;
 }
@@ -102,7 +101,7 @@ static int one_flag(struct dp_flags *f, int opt, const char *v, char *err, size_
 	case OPT_WORKERS:
 		if (dp_parse_u64(v, &x) != 0 || x < 1 || x > DP_WORKERS_MAX)
 			return snprintf(err, errlen, "--workers: '%s' is not 1..%d", v,
-					DP_WORKERS_MAX),
+			                DP_WORKERS_MAX),
 			       -EINVAL;
 		f->workers = (unsigned)x;
 		return 0;
@@ -125,7 +124,8 @@ static int one_flag(struct dp_flags *f, int opt, const char *v, char *err, size_
 		return 0;
 	case OPT_METRICS:
 		if (dp_addr_parse(&f->metrics, v) != 0)
-			return snprintf(err, errlen, "--metrics: '%s' is not ADDR:PORT", v), -EINVAL;
+			return snprintf(err, errlen, "--metrics: '%s' is not ADDR:PORT", v),
+			       -EINVAL;
 		f->have_metrics = 1;
 		return 0;
 	case OPT_USER:
@@ -155,7 +155,7 @@ int dp_flags_parse(struct dp_flags *f, int argc, char **argv, char *err, size_t 
 		}
 		if (opt == '?' || opt == ':') {
 			snprintf(err, errlen, "%s: unknown option or missing value (see --help)",
-				 argv[optind - 1]);
+			         argv[optind - 1]);
 			return -EINVAL;
 		}
 		rc = one_flag(f, opt, optarg, err, errlen);

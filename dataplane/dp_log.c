@@ -50,12 +50,15 @@ static int prefix(const struct dp_log *l, uint64_t real_us, int level, char *p, 
 
 	if (l->syslog) /* facility mail (2), severity error 3 / warning 4 / info 6 / debug 7 */
 		return snprintf(p, cap, "<%d>sluiced[%d]: w%u ",
-				16 + (level == 0 ? 3 : level == 1 ? 4 : level == 2 ? 6 : 7), l->pid,
-				l->id);
+		                16 + (level == 0   ? 3
+		                      : level == 1 ? 4
+		                      : level == 2 ? 6
+		                                   : 7),
+		                l->pid, l->id);
 	gmtime_r(&s, &tm);
 	return snprintf(p, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ sluiced[w%u] %s ",
-			tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			tm.tm_sec, (unsigned)(real_us / 1000 % 1000), l->id, level_name[level & 3]);
+	                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	                tm.tm_sec, (unsigned)(real_us / 1000 % 1000), l->id, level_name[level & 3]);
 }
 
 void dp_log_printf(struct dp_log *l, uint64_t real_us, int level, const char *fmt, ...)
@@ -141,7 +144,7 @@ void dp_log_cqe(struct dp_log *l, struct io_uring *ring, const struct io_uring_c
 		l->flight_off += (uint32_t)cqe->res;
 		if (l->flight_off < l->len[half] &&
 		    queue_write(l, ring, l->buf[half] + l->flight_off,
-				l->len[half] - l->flight_off) == 0)
+		                l->len[half] - l->flight_off) == 0)
 			return;
 	} else if (cqe->res < 0) {
 		l->dropped++;

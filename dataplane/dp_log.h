@@ -39,7 +39,7 @@ struct dp_log {
 int dp_log_init(struct dp_log *l, unsigned id, int fd, int is_syslog, int level);
 void dp_log_fini(struct dp_log *l);
 void dp_log_printf(struct dp_log *l, uint64_t real_us, int level, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* Submit the filled half if nothing is in flight; returns SQEs queued (not yet submitted). */
 int dp_log_flush(struct dp_log *l, struct io_uring *ring);
 void dp_log_cqe(struct dp_log *l, struct io_uring *ring, const struct io_uring_cqe *cqe);

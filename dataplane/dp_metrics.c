@@ -77,7 +77,7 @@ static void histogram(struct out *o, const struct dp_counters *s)
 }
 
 static void labelled(struct out *o, const char *name, const char *type, const char *help,
-		     const char *label, const char *const *values, const uint64_t *v, unsigned n)
+                     const char *label, const char *const *values, const uint64_t *v, unsigned n)
 {
 	head(o, name, type, help);
 	for (unsigned i = 0; i < n; i++)
@@ -101,37 +101,39 @@ int dp_metrics_render(struct dp_worker *const *w, unsigned n, char *buf, size_t 
 	put(&o, "sluice_connections_open %llu\n",
 	    (unsigned long long)(s.conn_accepted - s.conn_closed));
 	labelled(&o, "sluice_connections_refused_total", "counter",
-		 "Connections refused with 421 by a limit.", "reason", refused,
-		 (uint64_t[]){s.conn_refused_limit, s.conn_refused_client}, 2);
+	         "Connections refused with 421 by a limit.", "reason", refused,
+	         (uint64_t[]){s.conn_refused_limit, s.conn_refused_client}, 2);
 	labelled(&o, "sluice_timeouts_total", "counter", "Sessions ended by a timeout.", "kind",
-		 tmo, (uint64_t[]){s.timeout_idle, s.timeout_session, s.timeout_rate}, 3);
+	         tmo, (uint64_t[]){s.timeout_idle, s.timeout_session, s.timeout_rate}, 3);
 	labelled(&o, "sluice_messages_total", "counter", "Transactions by outcome.", "result", msg,
-		 (uint64_t[]){s.msg_queued, s.msg_tempfail, s.msg_rejected, s.msg_aborted}, 4);
+	         (uint64_t[]){s.msg_queued, s.msg_tempfail, s.msg_rejected, s.msg_aborted}, 4);
 	counter(&o, "sluice_message_bytes_total", "Bytes of queued messages.", s.msg_bytes);
 	counter(&o, "sluice_recipients_total", "Recipients of queued messages.", s.rcpts);
 	labelled(&o, "sluice_network_bytes_total", "counter", "SMTP bytes received and sent.",
-		 "direction", dir, (uint64_t[]){s.bytes_in, s.bytes_out}, 2);
+	         "direction", dir, (uint64_t[]){s.bytes_in, s.bytes_out}, 2);
 	labelled(&o, "sluice_replies_total", "counter", "SMTP replies by class.", "class", cls,
-		 s.replies + 2, 4);
+	         s.replies + 2, 4);
 	counter(&o, "sluice_pipelining_overflow_total",
-		"Sessions ended for input too far ahead of a pending reply.", s.rx_overflow);
+	        "Sessions ended for input too far ahead of a pending reply.", s.rx_overflow);
 	counter(&o, "sluice_spool_waits_total",
-		"Times a connection waited for room in the spool (back-pressure).", s.spool_waits);
+	        "Times a connection waited for room in the spool (back-pressure).", s.spool_waits);
 	counter(&o, "sluice_log_lines_dropped_total", "Log lines dropped (log output too slow).",
-		s.log_dropped);
+	        s.log_dropped);
 	histogram(&o, &s);
 	head(&o, "sluice_worker_connections_open", "gauge", "Connections open per worker.");
 	for (unsigned i = 0; i < n; i++)
 		put(&o, "sluice_worker_connections_open{worker=\"%u\"} %llu\n", i,
-		    (unsigned long long)(__atomic_load_n(&w[i]->cnt.conn_accepted, __ATOMIC_RELAXED) -
-					 __atomic_load_n(&w[i]->cnt.conn_closed, __ATOMIC_RELAXED)));
+		    (unsigned long long)(__atomic_load_n(&w[i]->cnt.conn_accepted,
+		                                         __ATOMIC_RELAXED) -
+		                         __atomic_load_n(&w[i]->cnt.conn_closed,
+		                                         __ATOMIC_RELAXED)));
 	return o.full ? -ENOSPC : (int)o.len;
 }
 
 #ifdef SLUICE_HAVE_MHD
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
-			      const char *method, const char *version, const char *upload,
-			      size_t *upload_size, void **req)
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **req)
 {
 	struct dp_metrics_srv *srv = cls;
 	struct MHD_Response *resp;
@@ -165,7 +167,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 }
 
 int dp_metrics_start(struct dp_metrics_srv *srv, const struct dp_addr *addr,
-		     struct dp_worker *const *w, unsigned n, char *err, size_t errlen)
+                     struct dp_worker *const *w, unsigned n, char *err, size_t errlen)
 {
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
 
@@ -174,9 +176,9 @@ int dp_metrics_start(struct dp_metrics_srv *srv, const struct dp_addr *addr,
 	if (addr->ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, srv, MHD_OPTION_SOCK_ADDR,
-				       (const struct sockaddr *)&addr->ss, MHD_OPTION_CONNECTION_LIMIT,
-				       (unsigned)16, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-				       MHD_OPTION_END);
+	                               (const struct sockaddr *)&addr->ss,
+	                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
+	                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
 	if (!srv->daemon) {
 		snprintf(err, errlen, "metrics: cannot listen on %s", addr->text);
 		return -EADDRINUSE;
@@ -192,7 +194,7 @@ void dp_metrics_stop(struct dp_metrics_srv *srv)
 }
 #else
 int dp_metrics_start(struct dp_metrics_srv *srv, const struct dp_addr *addr,
-		     struct dp_worker *const *w, unsigned n, char *err, size_t errlen)
+                     struct dp_worker *const *w, unsigned n, char *err, size_t errlen)
 {
 	(void)srv, (void)addr, (void)w, (void)n;
 	snprintf(err, errlen, "metrics: built without libmicrohttpd");

@@ -28,7 +28,7 @@ struct dp_metrics_srv {
 
 int dp_metrics_render(struct dp_worker *const *w, unsigned n, char *buf, size_t cap);
 int dp_metrics_start(struct dp_metrics_srv *srv, const struct dp_addr *addr,
-		     struct dp_worker *const *w, unsigned n, char *err, size_t errlen);
+                     struct dp_worker *const *w, unsigned n, char *err, size_t errlen);
 void dp_metrics_stop(struct dp_metrics_srv *srv);
 
 #endif

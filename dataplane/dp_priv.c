@@ -96,9 +96,9 @@ int dp_priv_prepare_dir(const struct dp_priv *p, const char *dir, char *err, siz
 		return 0;
 	if (st.st_uid != p->uid && !dir_is_empty(dir)) {
 		snprintf(err, errlen,
-			 "spool %s belongs to uid %u, not to user %s (uid %u): chown it, or set "
-			 "user (--user -, to keep running as root)",
-			 dir, (unsigned)st.st_uid, p->name, (unsigned)p->uid);
+		         "spool %s belongs to uid %u, not to user %s (uid %u): chown it, or set "
+		         "user (--user -, to keep running as root)",
+		         dir, (unsigned)st.st_uid, p->name, (unsigned)p->uid);
 		return -EPERM;
 	}
 	if (st.st_uid != p->uid && chown(dir, p->uid, p->gid) != 0) {
@@ -108,9 +108,9 @@ int dp_priv_prepare_dir(const struct dp_priv *p, const char *dir, char *err, siz
 	}
 	if (!user_can_use(p, dir)) {
 		snprintf(err, errlen,
-			 "spool %s: user %s cannot reach it (is a parent directory closed to it?); "
-			 "make it reachable, or keep running as root with --user -",
-			 dir, p->name);
+		         "spool %s: user %s cannot reach it (is a parent directory closed to it?); "
+		         "make it reachable, or keep running as root with --user -",
+		         dir, p->name);
 		return -EACCES;
 	}
 	return 0;

@@ -279,14 +279,17 @@ static void commit_done(void *arg, int result, const char *queue_id)
 		DP_COUNT(w, msg_tempfail, 1);
 	}
 	dp_env_log(w, c, result == 0 ? queue_id : NULL,
-		   result == 0 ? "queued" : result == -ENOSPC ? "tempfail-nospace" : "tempfail-io");
+	           result == 0         ? "queued"
+	           : result == -ENOSPC ? "tempfail-nospace"
+	                               : "tempfail-io");
 	if (c->flags & DP_C_CLOSED) { /* the socket went away meanwhile; the slot waited */
 		dp_conn_free(w, c);
 		return;
 	}
 	if (!(c->flags & DP_C_CLOSING)) {
 		if (result == -ENOSPC)
-			v = (struct smtp_verdict){452, "4.3.1", "Insufficient system storage", NULL};
+			v = (struct smtp_verdict){452, "4.3.1", "Insufficient system storage",
+			                          NULL};
 		else if (result != 0)
 			v = (struct smtp_verdict){451, "4.3.0", "Local error in processing", NULL};
 		else
@@ -411,7 +414,7 @@ static void overflow(struct dp_worker *w, struct dp_conn *c)
 {
 	DP_COUNT(w, rx_overflow, 1);
 	dp_log_printf(&w->log, w->real_us, DP_LOG_INFO, "client=%s: too much pipelined input",
-		      c->peer_text);
+	              c->peer_text);
 	end_session(w, c, 421, "Too much pipelined input");
 }
 
@@ -453,7 +456,8 @@ static uint64_t deadline(const struct dp_worker *w, const struct dp_conn *c, int
 		/* the bytes so far satisfy the rate until t_data + bytes / rate */
 		uint64_t need = c->data_bytes * 1000 / l->min_data_rate;
 
-		t = c->t_data + (need > l->min_data_rate_grace_ms ? need : l->min_data_rate_grace_ms);
+		t = c->t_data +
+		    (need > l->min_data_rate_grace_ms ? need : l->min_data_rate_grace_ms);
 		if (t < d) {
 			d = t;
 			*why = WHY_RATE;
@@ -531,7 +535,7 @@ static void refuse(struct dp_worker *w, struct dp_conn *c, const char *text)
 	c->tx_len = n > 0 && (uint32_t)n < c->tx_cap ? (uint32_t)n : 0;
 	DP_COUNT(w, replies[4], 1);
 	dp_log_printf(&w->log, w->real_us, DP_LOG_INFO, "client=%s: refused: %s", c->peer_text,
-		      text);
+	              text);
 	begin_close(w, c);
 }
 
@@ -551,7 +555,7 @@ void dp_sess_open(struct dp_worker *w, struct dp_conn *c)
 		DP_COUNT(w, conn_refused_limit, 1);
 		refuse(w, c, "Too many connections, try again later");
 	} else if (n == 0 ||
-		   (w->limits.max_conns_per_client && n > w->limits.max_conns_per_client)) {
+	           (w->limits.max_conns_per_client && n > w->limits.max_conns_per_client)) {
 		DP_COUNT(w, conn_refused_client, 1);
 		refuse(w, c, "Too many connections from your address");
 	} else {
@@ -637,7 +641,7 @@ void dp_sess_released(struct dp_worker *w, struct dp_conn *c)
 		c->msg = NULL;
 	}
 	if (c->flags & DP_C_COMMIT)
-		return; /* commit_done() frees the slot */
+		return;     /* commit_done() frees the slot */
 	dp_conn_free(w, c); /* c is gone */
 }
 
@@ -700,7 +704,7 @@ void dp_sess_timer(void *worker, struct dp_timer *t)
 	struct dp_worker *w = worker;
 	struct dp_conn *c = (struct dp_conn *)((char *)t - offsetof(struct dp_conn, timer));
 	static const char *const what[] = {"", "idle timeout", "data rate too low",
-					   "session time limit"};
+	                                   "session time limit"};
 	int why;
 	uint64_t d = deadline(w, c, &why);
 
@@ -720,10 +724,11 @@ void dp_sess_timer(void *worker, struct dp_timer *t)
 	else
 		DP_COUNT(w, timeout_idle, 1);
 	dp_log_printf(&w->log, w->real_us, DP_LOG_INFO, "client=%s: %s in state %s", c->peer_text,
-		      what[why], smtp_state_name(smtp_state_of(&c->smtp)));
-	end_session(w, c, 421, why == WHY_RATE ? "Error: data rate too low"
-			       : why == WHY_SESSION ? "Error: session time limit exceeded"
-						    : "Error: timeout exceeded");
+	              what[why], smtp_state_name(smtp_state_of(&c->smtp)));
+	end_session(w, c, 421,
+	            why == WHY_RATE      ? "Error: data rate too low"
+	            : why == WHY_SESSION ? "Error: session time limit exceeded"
+	                                 : "Error: timeout exceeded");
 	advance(w, c);
 }
 

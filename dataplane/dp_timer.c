@@ -90,7 +90,7 @@ void dp_timer_arm(struct dp_wheel *w, struct dp_timer *t, uint64_t expires_ms)
 
 /* Fire the due timers of slot s; returns the number fired, stops at budget. */
 static unsigned expire_slot(struct dp_wheel *w, uint32_t s, uint64_t now_ms, unsigned budget,
-			    dp_timer_fn fn, void *arg)
+                            dp_timer_fn fn, void *arg)
 {
 	struct dp_timer local, *h = &w->slot[s];
 	unsigned fired = 0;
@@ -121,7 +121,7 @@ static unsigned expire_slot(struct dp_wheel *w, uint32_t s, uint64_t now_ms, uns
 }
 
 unsigned dp_wheel_expire(struct dp_wheel *w, uint64_t now_ms, unsigned max, dp_timer_fn fn,
-			 void *arg)
+                         void *arg)
 {
 	uint64_t target = now_ms / w->tick_ms; /* ticks before this one are complete */
 	unsigned fired = 0;

@@ -22,15 +22,15 @@
 
 struct dp_timer {
 	struct dp_timer *next, *prev; /* NULL when not armed */
-	uint64_t expires;	      /* ms */
+	uint64_t expires;             /* ms */
 	uint32_t slot;
 };
 
 struct dp_wheel {
-	uint64_t tick;	  /* last tick processed */
+	uint64_t tick; /* last tick processed */
 	uint32_t tick_ms;
-	uint32_t armed;	  /* timers armed */
-	uint64_t bits[DP_WHEEL_SLOTS / 64]; /* non-empty slots */
+	uint32_t armed;                       /* timers armed */
+	uint64_t bits[DP_WHEEL_SLOTS / 64];   /* non-empty slots */
 	struct dp_timer slot[DP_WHEEL_SLOTS]; /* list heads (circular, sentinel) */
 };
 
@@ -47,7 +47,7 @@ static inline int dp_timer_armed(const struct dp_timer *t)
 
 /* Fire at most max timers due at now_ms; returns how many fired. */
 unsigned dp_wheel_expire(struct dp_wheel *w, uint64_t now_ms, unsigned max, dp_timer_fn fn,
-			 void *arg);
+                         void *arg);
 
 /* Milliseconds until the next slot with timers is due (0 if overdue); UINT64_MAX if none. */
 uint64_t dp_wheel_next_ms(const struct dp_wheel *w, uint64_t now_ms);

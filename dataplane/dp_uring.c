@@ -42,7 +42,7 @@
 #include "dataplane/dp_worker.h"
 
 #define ACCEPT_RETRY_MS 100
-#define BGID		0
+#define BGID            0
 
 struct dp_listener {
 	struct dp_worker *w;
@@ -61,7 +61,7 @@ struct dp_uring {
 };
 
 int dp_uring_listen(const struct dp_addr *a, int backlog, struct dp_addr *bound, char *err,
-		    size_t errlen)
+                    size_t errlen)
 {
 	int one = 1, fd, rc;
 	socklen_t len = sizeof(bound->ss);
@@ -128,7 +128,7 @@ static void reject(struct dp_worker *w, int fd)
 }
 
 static void on_accept(struct dp_worker *w, struct dp_uring *u, struct dp_listener *l,
-		      const struct io_uring_cqe *cqe)
+                      const struct io_uring_cqe *cqe)
 {
 	struct dp_conn *c;
 	socklen_t len;
@@ -243,7 +243,7 @@ static void uring_close(struct dp_worker *w, struct dp_conn *c)
 }
 
 static void on_recv(struct dp_worker *w, struct dp_uring *u, struct dp_conn *c,
-		    const struct io_uring_cqe *cqe)
+                    const struct io_uring_cqe *cqe)
 {
 	int res = cqe->res, more = (cqe->flags & IORING_CQE_F_MORE) != 0;
 
@@ -448,12 +448,12 @@ static void uring_destroy(struct dp_worker *w)
 }
 
 const struct dp_transport_ops dp_uring_ops = {
-	.name = "uring",
-	.open = uring_open,
-	.input = uring_input,
-	.output = uring_output,
-	.close = uring_close,
-	.stop = uring_stop,
-	.run = uring_run,
-	.destroy = uring_destroy,
+    .name = "uring",
+    .open = uring_open,
+    .input = uring_input,
+    .output = uring_output,
+    .close = uring_close,
+    .stop = uring_stop,
+    .run = uring_run,
+    .destroy = uring_destroy,
 };

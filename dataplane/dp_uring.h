@@ -16,6 +16,6 @@
 #include "dataplane/dp_config.h"
 
 int dp_uring_listen(const struct dp_addr *a, int backlog, struct dp_addr *bound, char *err,
-		    size_t errlen);
+                    size_t errlen);
 
 #endif

@@ -33,7 +33,7 @@
 #define FORCE_GRACE_MS 2000
 
 const uint64_t dp_hist_bounds_us[DP_HIST_BUCKETS] = {
-	50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,
+    50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,
 };
 
 void dp_panic(const char *file, int line, const char *fmt, ...)
@@ -49,7 +49,7 @@ void dp_panic(const char *file, int line, const char *fmt, ...)
 }
 
 static void apply_settings(struct dp_worker *w, const struct smtp_config *smtp,
-			   const struct dp_limits *l)
+                           const struct dp_limits *l)
 {
 	char hostname[sizeof(w->smtp.hostname)];
 
@@ -81,7 +81,7 @@ static int alloc_pools(struct dp_worker *w)
 	memset(w->conns, 0, sizeof(*w->conns) * w->nconns);
 	w->slab_len = per * w->nconns;
 	w->slab = mmap(NULL, w->slab_len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (w->slab == MAP_FAILED) {
 		w->slab = NULL;
 		return -ENOMEM;
@@ -101,7 +101,7 @@ static int alloc_pools(struct dp_worker *w)
 }
 
 int dp_worker_init(struct dp_worker *w, unsigned id, const struct dp_conf *conf,
-		   const struct dp_transport_ops *tp)
+                   const struct dp_transport_ops *tp)
 {
 	memset(w, 0, sizeof(*w));
 	w->id = id;
@@ -165,8 +165,8 @@ static void pin(struct dp_worker *w, char *err, size_t errlen)
 	if (rc == 0)
 		w->cpu_pinned = 1;
 	else /* a warning, not an error: run unpinned */
-		snprintf(err, errlen, "worker %u: cannot pin to CPU %d (%s); running unpinned", w->id,
-			 w->wc.cpu, strerror(rc));
+		snprintf(err, errlen, "worker %u: cannot pin to CPU %d (%s); running unpinned",
+		         w->id, w->wc.cpu, strerror(rc));
 }
 
 static int ring_init(struct dp_worker *w)
@@ -229,12 +229,12 @@ int dp_worker_setup(struct dp_worker *w, int log_fd, char *err, size_t errlen)
 	rc = spool_writer_open(&w->spool, &w->wc.spool, w->id, &w->ring);
 	if (rc)
 		return snprintf(err, errlen, "worker %u: spool %s: %s", w->id, w->wc.spool.dir,
-				strerror(-rc)),
+		                strerror(-rc)),
 		       rc;
 	rc = w->tp->open(w);
 	if (rc)
 		return snprintf(err, errlen, "worker %u: transport %s: %s", w->id, w->tp->name,
-				strerror(-rc)),
+		                strerror(-rc)),
 		       rc;
 	arm_ctl(w);
 	io_uring_submit(&w->ring);
@@ -273,7 +273,7 @@ struct dp_conn *dp_conn_alloc(struct dp_worker *w)
 }
 
 static void unlink_from(struct dp_conn **head, struct dp_conn ***tail, struct dp_conn *c,
-			size_t next_off)
+                        size_t next_off)
 {
 	struct dp_conn **pp = head;
 
@@ -418,7 +418,7 @@ static void begin_stop(struct dp_worker *w)
 	w->stop_deadline = w->now_ms + w->shutdown_timeout_ms;
 	w->force_deadline = w->stop_deadline + FORCE_GRACE_MS;
 	dp_log_printf(&w->log, w->real_us, DP_LOG_INFO,
-		      "stopping: %u connections open, %u commits in flight", w->nopen, w->commits);
+	              "stopping: %u connections open, %u commits in flight", w->nopen, w->commits);
 	for_each_open(w, 0);
 }
 

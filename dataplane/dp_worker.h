@@ -35,7 +35,7 @@
 #include "spool/spool.h"
 
 #define DP_CACHELINE 64
-#define DP_EVENTS    32	 /* protocol events per smtp_input() call */
+#define DP_EVENTS    32  /* protocol events per smtp_input() call */
 #define DP_CQE_BATCH 256 /* completions drained per loop pass */
 #define DP_RUN_BATCH 256 /* unblocked connections processed per loop pass */
 #define DP_TIMER_MS  100 /* timer wheel tick */
@@ -45,37 +45,37 @@
  * bits. Kind 1 is SPOOL_UD_TAG and is never used here.
  */
 enum dp_ud {
-	DP_UD_MISC = 0,	  /* payload << 8 | sub << 3: see enum dp_ud_misc */
+	DP_UD_MISC = 0,   /* payload << 8 | sub << 3: see enum dp_ud_misc */
 	DP_UD_ACCEPT = 2, /* struct dp_listener * */
-	DP_UD_RECV = 3,	  /* struct dp_conn * */
-	DP_UD_SEND = 4,	  /* struct dp_conn * */
+	DP_UD_RECV = 3,   /* struct dp_conn * */
+	DP_UD_SEND = 4,   /* struct dp_conn * */
 	DP_UD_CLOSE = 5,  /* struct dp_conn * */
-	DP_UD_CTL = 6,	  /* struct dp_worker * */
-	DP_UD_LOG = 7,	  /* struct dp_log * */
+	DP_UD_CTL = 6,    /* struct dp_worker * */
+	DP_UD_LOG = 7,    /* struct dp_log * */
 };
 enum dp_ud_misc { DP_MISC_IGNORE = 0, DP_MISC_REJECT = 1 };
 #define DP_UD(ptr, kind) ((uint64_t)(uintptr_t)(ptr) | (uint64_t)(kind))
-#define DP_UD_KIND(ud)	 ((unsigned)((ud)&7u))
-#define DP_UD_PTR(ud)	 ((void *)(uintptr_t)((ud) & ~7ull))
+#define DP_UD_KIND(ud)   ((unsigned)((ud)&7u))
+#define DP_UD_PTR(ud)    ((void *)(uintptr_t)((ud) & ~7ull))
 
 enum dp_conn_flag {
-	DP_C_OPEN = 1u << 0,	   /* slot in use */
-	DP_C_WANT_READ = 1u << 1,  /* glue wants input */
-	DP_C_RECV = 1u << 2,	   /* transport: receive armed */
-	DP_C_RECV_CANCEL = 1u << 3, /* transport: cancel of the receive in flight */
-	DP_C_SENDING = 1u << 4,	   /* transport: a send in flight */
-	DP_C_FLUSH = 1u << 5,	   /* replies must go out (engine's io.flush) */
-	DP_C_COMMIT = 1u << 6,	   /* spool commit in flight: slot outlives the socket */
-	DP_C_CLOSING = 1u << 7,	   /* ending: no more input processed */
-	DP_C_CLOSED = 1u << 8,	   /* transport released the socket */
-	DP_C_RUNQ = 1u << 9,	   /* on the run queue */
-	DP_C_TXQ = 1u << 10,	   /* on the send queue */
-	DP_C_DRAIN = 1u << 11,	   /* shutdown: end after the current transaction */
-	DP_C_EOF = 1u << 12,	   /* peer closed its side */
-	DP_C_TX_SKIP = 1u << 13,   /* transaction failed before END: answer with tx_code */
-	DP_C_TXN = 1u << 14,	   /* MAIL seen: a transaction is open (for the log) */
-	DP_C_TP_CLOSE = 1u << 15,  /* transport close() called */
-	DP_C_SPOOL_WAIT = 1u << 16, /* on the spool wait queue: the spool said EAGAIN */
+	DP_C_OPEN = 1u << 0,           /* slot in use */
+	DP_C_WANT_READ = 1u << 1,      /* glue wants input */
+	DP_C_RECV = 1u << 2,           /* transport: receive armed */
+	DP_C_RECV_CANCEL = 1u << 3,    /* transport: cancel of the receive in flight */
+	DP_C_SENDING = 1u << 4,        /* transport: a send in flight */
+	DP_C_FLUSH = 1u << 5,          /* replies must go out (engine's io.flush) */
+	DP_C_COMMIT = 1u << 6,         /* spool commit in flight: slot outlives the socket */
+	DP_C_CLOSING = 1u << 7,        /* ending: no more input processed */
+	DP_C_CLOSED = 1u << 8,         /* transport released the socket */
+	DP_C_RUNQ = 1u << 9,           /* on the run queue */
+	DP_C_TXQ = 1u << 10,           /* on the send queue */
+	DP_C_DRAIN = 1u << 11,         /* shutdown: end after the current transaction */
+	DP_C_EOF = 1u << 12,           /* peer closed its side */
+	DP_C_TX_SKIP = 1u << 13,       /* transaction failed before END: answer with tx_code */
+	DP_C_TXN = 1u << 14,           /* MAIL seen: a transaction is open (for the log) */
+	DP_C_TP_CLOSE = 1u << 15,      /* transport close() called */
+	DP_C_SPOOL_WAIT = 1u << 16,    /* on the spool wait queue: the spool said EAGAIN */
 	DP_C_BEGIN_PENDING = 1u << 17, /* spool_msg_begin() to retry */
 	DP_C_END_PENDING = 1u << 18,   /* end of message seen while body bytes wait in spill */
 };
@@ -109,7 +109,7 @@ struct dp_conn {
 	uint32_t from_off, from_len, fparam_off, fparam_len;
 	uint8_t ehlo;
 	uint8_t rcpt_refused; /* dp_env_rcpt() found no room: refuse with 452 */
-	uint16_t tx_code; /* DP_C_TX_SKIP: 451 or 452 */
+	uint16_t tx_code;     /* DP_C_TX_SKIP: 451 or 452 */
 	struct spool_msg *msg;
 	uint64_t msg_size;
 	/* times, ms of the worker's monotonic clock */
@@ -142,9 +142,9 @@ extern const uint64_t dp_hist_bounds_us[DP_HIST_BUCKETS];
 /* An impossible state: report where and abort, in every build. */
 #define DP_PANIC(...) dp_panic(__FILE__, __LINE__, __VA_ARGS__)
 void dp_panic(const char *file, int line, const char *fmt, ...)
-	__attribute__((noreturn, format(printf, 3, 4)));
+    __attribute__((noreturn, format(printf, 3, 4)));
 
-#define DP_COUNT(w, field, n) \
+#define DP_COUNT(w, field, n)                                                                      \
 	__atomic_store_n(&(w)->cnt.field, (w)->cnt.field + (uint64_t)(n), __ATOMIC_RELAXED)
 
 enum dp_request { DP_REQ_STOP = 1u << 0, DP_REQ_RELOAD = 1u << 1 };
@@ -161,8 +161,8 @@ struct dp_worker {
 	unsigned id;
 	const struct dp_transport_ops *tp;
 	void *tp_priv;
-	struct dp_worker_conf wc;   /* this worker's own copy */
-	struct smtp_config smtp;    /* shared read-only by this core's sessions */
+	struct dp_worker_conf wc; /* this worker's own copy */
+	struct smtp_config smtp;  /* shared read-only by this core's sessions */
 	struct dp_limits limits;
 	uint32_t shutdown_timeout_ms;
 	struct io_uring ring;
@@ -177,7 +177,7 @@ struct dp_worker {
 	struct dp_conn *runq, **runq_tail;
 	struct dp_conn *txq, **txq_tail;
 	struct dp_conn *spoolq, **spoolq_tail; /* waiting for room in the spool, in order */
-	uint8_t spool_progress;		       /* a spool CQE arrived this pass */
+	uint8_t spool_progress;                /* a spool CQE arrived this pass */
 	struct dp_wheel *wheel;
 	struct dp_limit clients;
 	struct smtp_event ev[DP_EVENTS];
@@ -191,11 +191,11 @@ struct dp_worker {
 	/* control from the main thread */
 	int ctl_fd;
 	uint64_t ctl_buf;
-	uint32_t ctl_req;		/* atomic: enum dp_request bits */
-	struct dp_reload *reload;	/* atomic: handed over with DP_REQ_RELOAD */
-	uint32_t inflight_misc;		/* control, accept, cancel, reject operations in flight */
-	int lfd[DP_LISTEN_MAX];		/* listening sockets bound by the main thread, or -1 */
-	unsigned phase;			/* shutdown: 0 drain, 1 ended sessions, 2 cut sockets */
+	uint32_t ctl_req;         /* atomic: enum dp_request bits */
+	struct dp_reload *reload; /* atomic: handed over with DP_REQ_RELOAD */
+	uint32_t inflight_misc;   /* control, accept, cancel, reject operations in flight */
+	int lfd[DP_LISTEN_MAX];   /* listening sockets bound by the main thread, or -1 */
+	unsigned phase;           /* shutdown: 0 drain, 1 ended sessions, 2 cut sockets */
 	struct dp_log log;
 	pthread_t thread;
 	int cpu_pinned;
@@ -203,7 +203,7 @@ struct dp_worker {
 } __attribute__((aligned(DP_CACHELINE)));
 
 int dp_worker_init(struct dp_worker *w, unsigned id, const struct dp_conf *conf,
-		   const struct dp_transport_ops *tp);
+                   const struct dp_transport_ops *tp);
 void dp_worker_fini(struct dp_worker *w);
 int dp_worker_setup(struct dp_worker *w, int log_fd, char *err, size_t errlen);
 

@@ -54,7 +54,7 @@ struct daemon {
 };
 
 static void say(const struct daemon *d, int prio, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void say(const struct daemon *d, int prio, const char *fmt, ...)
 {
@@ -225,10 +225,10 @@ static void ready_line(struct daemon *d)
 
 	for (unsigned j = 0; j < d->conf.w[0].nlisten && len < sizeof(buf) - 80; j++)
 		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", j ? " " : "",
-					d->conf.w[0].listen[j].text);
+		                        d->conf.w[0].listen[j].text);
 	fprintf(stderr, "sluiced: ready: listening on %s; %u worker%s, backend uring%s%s\n", buf,
-		d->n, d->n == 1 ? "" : "s", d->conf.metrics_on ? ", metrics on " : "",
-		d->conf.metrics_on ? d->conf.metrics.text : "");
+	        d->n, d->n == 1 ? "" : "s", d->conf.metrics_on ? ", metrics on " : "",
+	        d->conf.metrics_on ? d->conf.metrics.text : "");
 	if (d->use_syslog)
 		syslog(LOG_MAIL | LOG_INFO, "ready: listening on %s", buf);
 }

@@ -26,7 +26,7 @@
 #include "tests/dataplane/dp_test.h"
 
 #define MEM_CONNS 64
-#define MEM_OUT	  (256 * 1024)
+#define MEM_OUT   (256 * 1024)
 
 struct mem_conn {
 	char out[MEM_OUT];
@@ -97,14 +97,14 @@ static int mem_run(struct dp_worker *w)
 }
 
 static const struct dp_transport_ops mem_ops = {
-	.name = "mem",
-	.open = mem_open,
-	.input = mem_input,
-	.output = mem_output,
-	.close = mem_close,
-	.stop = mem_nop,
-	.run = mem_run,
-	.destroy = mem_nop,
+    .name = "mem",
+    .open = mem_open,
+    .input = mem_input,
+    .output = mem_output,
+    .close = mem_close,
+    .stop = mem_nop,
+    .run = mem_run,
+    .destroy = mem_nop,
 };
 
 /* Deliver what every unstalled connection has in flight. */
@@ -154,7 +154,7 @@ static void mem_read_log(void)
 	ssize_t n;
 
 	while ((n = recv(mem.logfd[1], mem.log + mem.loglen, sizeof(mem.log) - mem.loglen - 2,
-			 MSG_DONTWAIT)) > 0) {
+	                 MSG_DONTWAIT)) > 0) {
 		mem.loglen += (size_t)n;
 		mem.log[mem.loglen++] = '\n';
 		mem.log[mem.loglen] = '\0';

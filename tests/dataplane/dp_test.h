@@ -23,23 +23,23 @@ static inline int dp_test_check(int ok, const char *file, int line, const char *
 	return ok;
 }
 
-#define CHECK(cond, ...)                                                                   \
-	do {                                                                               \
-		if (!dp_test_check(!!(cond), __FILE__, __LINE__, #cond)) {                 \
-			printf(__VA_ARGS__);                                               \
-			printf("\n");                                                      \
-			fflush(stdout);                                                    \
-		}                                                                          \
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		if (!dp_test_check(!!(cond), __FILE__, __LINE__, #cond)) {                         \
+			printf(__VA_ARGS__);                                                       \
+			printf("\n");                                                              \
+			fflush(stdout);                                                            \
+		}                                                                                  \
 	} while (0)
 
 /* Abort the test at once (later checks would only cascade). cond is evaluated once. */
-#define REQUIRE(cond, ...)                                                                 \
-	do {                                                                               \
-		if (!dp_test_check(!!(cond), __FILE__, __LINE__, #cond)) {                 \
-			printf(__VA_ARGS__);                                               \
-			printf("\n");                                                      \
-			exit(1);                                                           \
-		}                                                                          \
+#define REQUIRE(cond, ...)                                                                         \
+	do {                                                                                       \
+		if (!dp_test_check(!!(cond), __FILE__, __LINE__, #cond)) {                         \
+			printf(__VA_ARGS__);                                                       \
+			printf("\n");                                                              \
+			exit(1);                                                                   \
+		}                                                                                  \
 	} while (0)
 
 static inline int dp_test_finish(const char *name)

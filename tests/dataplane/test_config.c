@@ -67,41 +67,41 @@ static void test_defaults(void)
 }
 
 static const char full[] = "; the global file\n"
-			   "[sluice]\n"
-			   "hostname = mx.example.net\n"
-			   "user = mail\n"
-			   "workers = 2\n"
-			   "shutdown_timeout = 3s\n"
-			   "log = syslog\n"
-			   "log_level = debug\n"
-			   "metrics = 127.0.0.1:9125\n"
-			   "[smtp]\n"
-			   "capabilities = pipelining, size 8bitmime\n"
-			   "max_message_size = 25M\n"
-			   "max_recipients = 500\n"
-			   "max_errors = 5\n"
-			   "max_line = 2k\n"
-			   "vrfy = 550\n"
-			   "bare_newline = normalize\n"
-			   "[listen]\n"
-			   "address = 127.0.0.1:25\n"
-			   "address = [::1]:25\n"
-			   "[limits]\n"
-			   "max_connections = 300\n"
-			   "max_connections_per_client = 4\n"
-			   "[timeouts]\n"
-			   "command = 2m\n"
-			   "data = 90s\n"
-			   "session = 0\n"
-			   "min_data_rate = 1k\n"
-			   "[buffers]\n"
-			   "recv_buffers = 64\n"
-			   "recv_buffer_size = 8k\n"
-			   "conn_rx_size = 16k\n"
-			   "[spool]\n"
-			   "dir = /var/spool/sluice\n"
-			   "batch_usec = 250\n"
-			   "batch_bytes = 256k\n";
+                           "[sluice]\n"
+                           "hostname = mx.example.net\n"
+                           "user = mail\n"
+                           "workers = 2\n"
+                           "shutdown_timeout = 3s\n"
+                           "log = syslog\n"
+                           "log_level = debug\n"
+                           "metrics = 127.0.0.1:9125\n"
+                           "[smtp]\n"
+                           "capabilities = pipelining, size 8bitmime\n"
+                           "max_message_size = 25M\n"
+                           "max_recipients = 500\n"
+                           "max_errors = 5\n"
+                           "max_line = 2k\n"
+                           "vrfy = 550\n"
+                           "bare_newline = normalize\n"
+                           "[listen]\n"
+                           "address = 127.0.0.1:25\n"
+                           "address = [::1]:25\n"
+                           "[limits]\n"
+                           "max_connections = 300\n"
+                           "max_connections_per_client = 4\n"
+                           "[timeouts]\n"
+                           "command = 2m\n"
+                           "data = 90s\n"
+                           "session = 0\n"
+                           "min_data_rate = 1k\n"
+                           "[buffers]\n"
+                           "recv_buffers = 64\n"
+                           "recv_buffer_size = 8k\n"
+                           "conn_rx_size = 16k\n"
+                           "[spool]\n"
+                           "dir = /var/spool/sluice\n"
+                           "batch_usec = 250\n"
+                           "batch_bytes = 256k\n";
 
 static void test_full_file(void)
 {
@@ -147,23 +147,23 @@ static void test_errors(void)
 {
 	char longline[400];
 	static struct bad_case c[] = {
-		{"[smtp]\nmax_line = 100\n", "2: [smtp] max_line: 100 is outside 512..65536"},
-		{"[smtp]\n\nfoo = 1\n", "3: [smtp] foo: unknown key"},
-		{"[nope]\nx = 1\n", "2: [nope] x: unknown section"},
-		{"[worker]\ncpu = 1\n", "2: [worker] cpu: only allowed in a core file"},
-		{"[sluice]\nworkers = zero\n", "2: [sluice] workers: 'zero' is not an unsigned"},
-		{"[sluice]\nworkers = 0\n", "2: [sluice] workers: 0 is outside 1..256"},
-		{"[timeouts]\ncommand = 5 minutes\n", "2: [timeouts] command: '5 minutes' is not a "
-						      "duration"},
-		{"[listen]\naddress = ::1:25\n", "2: [listen] address: '::1:25' is not ADDR:PORT"},
-		{"[smtp]\ncapabilities = pipelining, foo\n",
-		 "2: [smtp] capabilities: unknown capability 'foo'"},
-		{"; c\n\n[sluice]\nbackend = xdp\n", "4: [sluice] backend: 'xdp' is not uring"},
-		{"[sluice]\nthis line has no equals sign\n", "2: not a [section] or key = value"},
-		{"[spool]\ndir =\n", "2: [spool] dir: value is empty"},
-		{"[smtp]\nbare_newline = strip\n", "2: [smtp] bare_newline: 'strip' is not reject"},
-		{"[spool]\nbatch_bytes = 0\n", "2: [spool] batch_bytes: 0 is outside"},
-		{NULL, "3: line longer than 199 characters"},
+	    {"[smtp]\nmax_line = 100\n", "2: [smtp] max_line: 100 is outside 512..65536"},
+	    {"[smtp]\n\nfoo = 1\n", "3: [smtp] foo: unknown key"},
+	    {"[nope]\nx = 1\n", "2: [nope] x: unknown section"},
+	    {"[worker]\ncpu = 1\n", "2: [worker] cpu: only allowed in a core file"},
+	    {"[sluice]\nworkers = zero\n", "2: [sluice] workers: 'zero' is not an unsigned"},
+	    {"[sluice]\nworkers = 0\n", "2: [sluice] workers: 0 is outside 1..256"},
+	    {"[timeouts]\ncommand = 5 minutes\n", "2: [timeouts] command: '5 minutes' is not a "
+	                                          "duration"},
+	    {"[listen]\naddress = ::1:25\n", "2: [listen] address: '::1:25' is not ADDR:PORT"},
+	    {"[smtp]\ncapabilities = pipelining, foo\n",
+	     "2: [smtp] capabilities: unknown capability 'foo'"},
+	    {"; c\n\n[sluice]\nbackend = xdp\n", "4: [sluice] backend: 'xdp' is not uring"},
+	    {"[sluice]\nthis line has no equals sign\n", "2: not a [section] or key = value"},
+	    {"[spool]\ndir =\n", "2: [spool] dir: value is empty"},
+	    {"[smtp]\nbare_newline = strip\n", "2: [smtp] bare_newline: 'strip' is not reject"},
+	    {"[spool]\nbatch_bytes = 0\n", "2: [spool] batch_bytes: 0 is outside"},
+	    {NULL, "3: line longer than 199 characters"},
 	};
 
 	memset(longline, 0, sizeof(longline));
@@ -195,9 +195,10 @@ static void test_cores_and_flags(void)
 {
 	struct dp_conf c;
 	char err[512], p[512];
-	char *argv[] = {"sluiced",   "--workers", "3",	     "--listen",	   "[::1]:2700",
-			"--listen",  "127.0.0.1:2701", "--spool", "/tmp/x", "--max-message-size",
-			"10M",	     "--hostname", "flag.example"};
+	char *argv[] = {
+	    "sluiced",  "--workers",      "3",           "--listen", "[::1]:2700",
+	    "--listen", "127.0.0.1:2701", "--spool",     "/tmp/x",   "--max-message-size",
+	    "10M",      "--hostname",     "flag.example"};
 
 	path_of(p, sizeof(p), "multi");
 	mkdir_or_die(p);
@@ -212,10 +213,11 @@ static void test_cores_and_flags(void)
 	path_of(p, sizeof(p), "multi/cores/.hidden.conf");
 	dp_test_write(p, "[nope]\n");
 
-	REQUIRE(load(&c, "multi/g.conf", "[listen]\naddress = 127.0.0.1:2500\n[limits]\n"
-				   "max_connections = 50\n",
-		     err, sizeof(err)) == 0,
-		"load: %s", err);
+	REQUIRE(load(&c, "multi/g.conf",
+	             "[listen]\naddress = 127.0.0.1:2500\n[limits]\n"
+	             "max_connections = 50\n",
+	             err, sizeof(err)) == 0,
+	        "load: %s", err);
 	REQUIRE(c.nworkers == 2, "core files read: %u", c.nworkers);
 	{
 		char *argv0[] = {"sluiced"};
@@ -233,15 +235,15 @@ static void test_cores_and_flags(void)
 	dp_conf_free(&c);
 
 	REQUIRE(load(&c, "multi/g.conf", "[limits]\nmax_connections = 50\n", err, sizeof(err)) == 0,
-		"load: %s", err);
+	        "load: %s", err);
 	REQUIRE(finish(&c, sizeof(argv) / sizeof(argv[0]), argv, err, sizeof(err)) == 0,
-		"finish with flags: %s", err);
+	        "finish with flags: %s", err);
 	CHECK(c.nworkers == 3, "--workers 3: %u", c.nworkers);
 	CHECK(c.w[2].cpu == 2 && c.w[2].file[0] == '\0', "third worker from defaults");
 	CHECK(c.w[2].limits.max_conns == 50, "third worker inherits the global file");
 	for (unsigned i = 0; i < 3; i++) {
 		CHECK(c.w[i].nlisten == 2 && strcmp(c.w[i].listen[0].text, "[::1]:2700") == 0 &&
-			      strcmp(c.w[i].listen[1].text, "127.0.0.1:2701") == 0,
+		          strcmp(c.w[i].listen[1].text, "127.0.0.1:2701") == 0,
 		      "--listen replaces worker %u", i);
 		CHECK(strcmp(c.w[i].spool.dir, "/tmp/x") == 0, "--spool worker %u", i);
 		CHECK(strcmp(c.w[i].spool.hostname, "flag.example") == 0, "spool hostname");
@@ -271,13 +273,13 @@ static void test_flag_errors(void)
 		const char *args[4];
 		const char *want;
 	} c[] = {
-		{{"--workers", "0"}, "--workers: '0' is not 1..256"},
-		{{"--listen", "localhost:25"}, "--listen: 'localhost:25' is not ADDR:PORT"},
-		{{"--backend", "xdp"}, "--backend: 'xdp' is not uring or dpdk"},
-		{{"--max-message-size", "lots"}, "--max-message-size: 'lots' is not a size"},
-		{{"--bogus"}, "--bogus: unknown option"},
-		{{"--spool"}, "--spool: unknown option or missing value"},
-		{{"extra"}, "unexpected argument 'extra'"},
+	    {{"--workers", "0"}, "--workers: '0' is not 1..256"},
+	    {{"--listen", "localhost:25"}, "--listen: 'localhost:25' is not ADDR:PORT"},
+	    {{"--backend", "xdp"}, "--backend: 'xdp' is not uring or dpdk"},
+	    {{"--max-message-size", "lots"}, "--max-message-size: 'lots' is not a size"},
+	    {{"--bogus"}, "--bogus: unknown option"},
+	    {{"--spool"}, "--spool: unknown option or missing value"},
+	    {{"extra"}, "unexpected argument 'extra'"},
 	};
 
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
@@ -306,15 +308,15 @@ static void test_finish_errors(void)
 	dp_conf_free(&c);
 
 	REQUIRE(load(&c, "small.conf", "[buffers]\nconn_rx_size = 8k\n", err, sizeof(err)) == 0,
-		"%s", err);
+	        "%s", err);
 	CHECK(finish(&c, 1, none, err, sizeof(err)) == -EINVAL, "small rx accepted");
 	CHECK(strstr(err, "small.conf: [buffers] conn_rx_size: 8192 is less than "
-			  "recv_buffer_size (16384) + [smtp] max_line"),
+	                  "recv_buffer_size (16384) + [smtp] max_line"),
 	      "%s", err);
 	dp_conf_free(&c);
 
 	REQUIRE(load(&c, "pow.conf", "[buffers]\nrecv_buffers = 100\n", err, sizeof(err)) == 0,
-		"%s", err);
+	        "%s", err);
 	CHECK(finish(&c, 1, none, err, sizeof(err)) == -EINVAL, "100 buffers accepted");
 	CHECK(strstr(err, "recv_buffers: 100 is not a power of two"), "%s", err);
 	dp_conf_free(&c);
@@ -326,13 +328,13 @@ static void test_reloadable(void)
 	char err[512], *none[] = {"sluiced"};
 
 	REQUIRE(load(&a, "r1.conf", "[sluice]\nhostname = one\n", err, sizeof(err)) == 0, "%s",
-		err);
+	        err);
 	REQUIRE(finish(&a, 1, none, err, sizeof(err)) == 0, "%s", err);
 	REQUIRE(load(&b, "r2.conf",
-		     "[sluice]\nhostname = two\nlog_level = error\n[smtp]\nmax_recipients = 7\n"
-		     "[limits]\nmax_connections = 9\n[spool]\ndir = /elsewhere\n",
-		     err, sizeof(err)) == 0,
-		"%s", err);
+	             "[sluice]\nhostname = two\nlog_level = error\n[smtp]\nmax_recipients = 7\n"
+	             "[limits]\nmax_connections = 9\n[spool]\ndir = /elsewhere\n",
+	             err, sizeof(err)) == 0,
+	        "%s", err);
 	REQUIRE(finish(&b, 1, none, err, sizeof(err)) == 0, "%s", err);
 	dp_conf_reloadable(&a, &b);
 	CHECK(strcmp(a.smtp.hostname, "one") == 0, "hostname is not reloaded");

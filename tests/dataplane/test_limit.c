@@ -38,7 +38,7 @@ static void test_keys(void)
 	key4(&b, "192.0.2.2");
 	key6(&c, "2001:db8:1:2::1");
 	key6(&d, "2001:db8:1:2:ffff::9"); /* same /64 */
-	key6(&e, "::ffff:192.0.2.1");	 /* the IPv4 address a */
+	key6(&e, "::ffff:192.0.2.1");     /* the IPv4 address a */
 	CHECK(dp_limit_inc(&t, &a) == 1 && dp_limit_inc(&t, &b) == 1, "v4 per address");
 	CHECK(dp_limit_inc(&t, &c) == 1 && dp_limit_inc(&t, &d) == 2, "v6 per /64");
 	CHECK(dp_limit_inc(&t, &e) == 2, "v4-mapped counts as IPv4");
@@ -79,8 +79,8 @@ static void test_model(void)
 		}
 		if (step % 997 == 0)
 			for (int j = 0; j < KEYS; j++)
-				CHECK(dp_limit_count(&t, &k[j]) == model[j], "key %d: %u want %u", j,
-				      dp_limit_count(&t, &k[j]), model[j]);
+				CHECK(dp_limit_count(&t, &k[j]) == model[j], "key %d: %u want %u",
+				      j, dp_limit_count(&t, &k[j]), model[j]);
 		if (dp_test_failures > 10)
 			break;
 	}

@@ -47,14 +47,15 @@ static void test_stderr(struct io_uring *ring)
 	REQUIRE(n > 0, "read");
 	buf[n] = '\0';
 	CHECK(strcmp(buf, "2023-11-14T22:13:20.123Z sluiced[w3] info hello 1\n"
-			  "2023-11-14T22:13:20.123Z sluiced[w3] error bad thing\n"
-			  "2023-11-14T22:13:20.123Z sluiced[w3] warning while in flight\n") == 0,
+	                  "2023-11-14T22:13:20.123Z sluiced[w3] error bad thing\n"
+	                  "2023-11-14T22:13:20.123Z sluiced[w3] warning while in flight\n") == 0,
 	      "got:\n%s", buf);
 	CHECK(dp_log_idle(&l), "idle");
 
 	/* Both halves busy: lines are dropped and counted, never waited for. */
 	for (int i = 0; i < 2000; i++)
-		dp_log_printf(&l, t, DP_LOG_INFO, "filler line %04d with some more text to fill", i);
+		dp_log_printf(&l, t, DP_LOG_INFO, "filler line %04d with some more text to fill",
+		              i);
 	CHECK(l.dropped > 0, "a full half drops lines (%llu)", (unsigned long long)l.dropped);
 	dp_log_flush(&l, ring);
 	reap(ring, &l);

@@ -31,8 +31,8 @@ static void fill(void)
 	wk[1]->cnt.msg_tempfail = 1;
 	wk[0]->cnt.replies[2] = 10;
 	wk[1]->cnt.replies[5] = 1;
-	wk[0]->cnt.commit_hist[0] = 1;	/* <= 50 us */
-	wk[1]->cnt.commit_hist[4] = 2;	/* <= 1 ms */
+	wk[0]->cnt.commit_hist[0] = 1;               /* <= 50 us */
+	wk[1]->cnt.commit_hist[4] = 2;               /* <= 1 ms */
 	wk[0]->cnt.commit_hist[DP_HIST_BUCKETS] = 1; /* > 1 s */
 	wk[0]->cnt.commit_count = 4;
 	wk[0]->cnt.commit_sum_us = 2500000;
@@ -43,22 +43,22 @@ static void test_render(void)
 	static char buf[65536];
 	int n = dp_metrics_render(wk, 2, buf, sizeof(buf));
 	static const char *const want[] = {
-		("# TYPE sluice_connections_accepted_total counter\n"
-		 "sluice_connections_accepted_total 7\n"),
-		"sluice_connections_open 2\n",
-		"sluice_messages_total{result=\"queued\"} 5\n",
-		"sluice_messages_total{result=\"tempfail\"} 1\n",
-		"sluice_replies_total{class=\"2xx\"} 10\n",
-		"sluice_replies_total{class=\"5xx\"} 1\n",
-		"sluice_spool_commit_seconds_bucket{le=\"5e-05\"} 1\n",
-		"sluice_spool_commit_seconds_bucket{le=\"0.0005\"} 1\n",
-		"sluice_spool_commit_seconds_bucket{le=\"0.001\"} 3\n",
-		"sluice_spool_commit_seconds_bucket{le=\"1\"} 3\n",
-		"sluice_spool_commit_seconds_bucket{le=\"+Inf\"} 4\n",
-		"sluice_spool_commit_seconds_sum 2.500000\n",
-		"sluice_spool_commit_seconds_count 4\n",
-		"sluice_worker_connections_open{worker=\"0\"} 1\n",
-		"sluice_worker_connections_open{worker=\"1\"} 1\n",
+	    ("# TYPE sluice_connections_accepted_total counter\n"
+	     "sluice_connections_accepted_total 7\n"),
+	    "sluice_connections_open 2\n",
+	    "sluice_messages_total{result=\"queued\"} 5\n",
+	    "sluice_messages_total{result=\"tempfail\"} 1\n",
+	    "sluice_replies_total{class=\"2xx\"} 10\n",
+	    "sluice_replies_total{class=\"5xx\"} 1\n",
+	    "sluice_spool_commit_seconds_bucket{le=\"5e-05\"} 1\n",
+	    "sluice_spool_commit_seconds_bucket{le=\"0.0005\"} 1\n",
+	    "sluice_spool_commit_seconds_bucket{le=\"0.001\"} 3\n",
+	    "sluice_spool_commit_seconds_bucket{le=\"1\"} 3\n",
+	    "sluice_spool_commit_seconds_bucket{le=\"+Inf\"} 4\n",
+	    "sluice_spool_commit_seconds_sum 2.500000\n",
+	    "sluice_spool_commit_seconds_count 4\n",
+	    "sluice_worker_connections_open{worker=\"0\"} 1\n",
+	    "sluice_worker_connections_open{worker=\"1\"} 1\n",
 	};
 
 	REQUIRE(n > 0, "render %d", n);

@@ -28,7 +28,7 @@ static const char *find_qid(const char *out, char *qid, size_t len)
 
 /* The stored message (without Received:) and its envelope; 0 if found. */
 static int stored(const char *qid, char *body, size_t cap, size_t *len, char *from, size_t flen,
-		  unsigned *nrcpt)
+                  unsigned *nrcpt)
 {
 	char dir[300];
 	struct spool_reader *r;
@@ -63,7 +63,7 @@ static void check_stored(const char *out, const char *want, size_t wlen, unsigne
 
 	REQUIRE(find_qid(out, qid, sizeof(qid)), "no queue id in: %s", out);
 	REQUIRE(stored(qid, body, sizeof(body), &len, from, sizeof(from), &nrcpt) == 0,
-		"message %s not in the spool", qid);
+	        "message %s not in the spool", qid);
 	CHECK(len == wlen && memcmp(body, want, wlen) == 0, "body differs (%zu vs %zu bytes)", len,
 	      wlen);
 	CHECK(strcmp(from, "a@client.example") == 0, "from %s", from);
@@ -98,7 +98,7 @@ static void test_transaction(void)
 	CHECK(strstr(mem_out(c), "221 ") != NULL, "QUIT: %s", mem_out(c));
 	CHECK(mem_released(c), "slot released after QUIT");
 	CHECK(strstr(mem.log, "tx client=192.0.2.1:40001 helo=client.example "
-			      "from=<a@client.example> rcpts=2 size=51 id="),
+	                      "from=<a@client.example> rcpts=2 size=51 id="),
 	      "log: %s", mem.log);
 	CHECK(strstr(mem.log, "verdict=queued ms="), "log verdict: %s", mem.log);
 	CHECK(mem.w->nopen == 0, "open %u", mem.w->nopen);
@@ -111,8 +111,8 @@ static void test_pipelined(void)
 	char all[1024];
 
 	snprintf(all, sizeof(all),
-		 "EHLO client.example\r\nMAIL FROM:<a@client.example>\r\nRCPT TO:<b@dest.example>"
-		 "\r\nDATA\r\n");
+	         "EHLO client.example\r\nMAIL FROM:<a@client.example>\r\nRCPT TO:<b@dest.example>"
+	         "\r\nDATA\r\n");
 	mem_sends(c, all);
 	/* (a client waits for 354 before the body; here the body follows in the next input) */
 	mem_sends(c, body1);
@@ -141,9 +141,9 @@ static void test_bytewise(void)
 	struct dp_conn *c = mem_connect("192.0.2.3", 40003);
 	char all[2048];
 	int n = snprintf(all, sizeof(all),
-			 "HELO client.example\r\nMAIL FROM:<a@client.example>\r\nRCPT "
-			 "TO:<b@dest.example>\r\nDATA\r\n%s.\r\n",
-			 body1);
+	                 "HELO client.example\r\nMAIL FROM:<a@client.example>\r\nRCPT "
+	                 "TO:<b@dest.example>\r\nDATA\r\n%s.\r\n",
+	                 body1);
 
 	for (int i = 0; i < n; i++) {
 		mem_send(c, all + i, 1);
@@ -262,7 +262,7 @@ static void test_spool_spill(void)
 		wn += (size_t)k - 1;
 	}
 	mem_sends(c, "EHLO client.example\r\nMAIL FROM:<a@client.example>\r\n"
-		     "RCPT TO:<b@dest.example>\r\nDATA\r\n");
+	             "RCPT TO:<b@dest.example>\r\nDATA\r\n");
 	mem_pump(mem.w);
 	/* Feed 12 KiB at a time without running the loop: no spool CQE is reaped meanwhile. */
 	for (size_t off = 0; off < n;) {
@@ -291,7 +291,7 @@ static void test_close_during_commit(void)
 	uint64_t queued = mem.w->cnt.msg_queued;
 
 	mem_sends(c, "EHLO client.example\r\nMAIL FROM:<a@client.example>\r\n"
-		     "RCPT TO:<b@dest.example>\r\nDATA\r\n");
+	             "RCPT TO:<b@dest.example>\r\nDATA\r\n");
 	mem_sends(c, body1);
 	mem_pump(mem.w);
 	mem_sends(c, ".\r\n");

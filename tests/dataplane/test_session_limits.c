@@ -38,7 +38,7 @@ static void test_per_client(void)
 	      "first two served");
 	/* (check before the next connection: a freed slot and its capture are reused) */
 	CHECK(strncmp(mem_out(c), "421 4.7.0 mx.test Too many connections from your address\r\n",
-		      58) == 0,
+	              58) == 0,
 	      "third refused: %s", mem_out(c));
 	CHECK(mem_released(c), "refused connection closed");
 	d = greeted("198.51.100.2", 4);
@@ -99,14 +99,13 @@ static void test_timeouts(void)
 			mem_send(slow, bulk, sizeof(bulk));
 	}
 	mem_pump(mem.w);
-	CHECK(strstr(mem_out(slowrate), "mx.test Error: data rate too low"),
-	      "rate: %s", mem_out(slowrate));
+	CHECK(strstr(mem_out(slowrate), "mx.test Error: data rate too low"), "rate: %s",
+	      mem_out(slowrate));
 	CHECK(!(slow->flags & DP_C_CLOSING), "a sender above the rate continues");
 	/* Past the command idle timeout: the idle one goes; DATA idle is shorter (180 s). */
 	mem.skew_ms = l->cmd_timeout_ms + 2000;
 	mem_pump(mem.w);
-	CHECK(strstr(mem_out(idle), "mx.test Error: timeout exceeded"), "idle: %s",
-	      mem_out(idle));
+	CHECK(strstr(mem_out(idle), "mx.test Error: timeout exceeded"), "idle: %s", mem_out(idle));
 	CHECK(strstr(mem_out(slow), "mx.test Error: timeout exceeded"), "data idle: %s",
 	      mem_out(slow));
 	CHECK(mem_released(idle) && mem_released(slow) && mem_released(slowrate), "all closed");
@@ -126,8 +125,8 @@ static void test_timeouts(void)
 			mem_pump(mem.w);
 		}
 		CHECK(strstr(mem_out(c), "mx.test Error: session time limit exceeded"),
-		      "session: %.200s", mem_out(c) + (mem.mc[c->idx].len > 200 ?
-						       mem.mc[c->idx].len - 200 : 0));
+		      "session: %.200s",
+		      mem_out(c) + (mem.mc[c->idx].len > 200 ? mem.mc[c->idx].len - 200 : 0));
 		CHECK(mem.w->cnt.timeout_session == 1, "session counted");
 	}
 	mem.skew_ms = 0;
@@ -164,14 +163,14 @@ static void test_shutdown(void)
 	struct dp_conn *late;
 
 	mem_sends(busy, "MAIL FROM:<a@client.example>\r\nRCPT TO:<b@dest.example>\r\nDATA\r\n"
-			"Subject: s\r\n\r\nbody\r\n");
+	                "Subject: s\r\n\r\nbody\r\n");
 	mem_pump(mem.w);
 	REQUIRE(dp_worker_request(mem.w, DP_REQ_STOP, NULL) == 0, "request");
 	mem_pump(mem.w);
 	CHECK(mem.w->stopping, "stopping");
 	CHECK(strstr(mem_out(idle), "421 4.3.2 mx.test Service shutting down") ||
-		      strstr(mem_out(idle), "421 4.3.0 mx.test Service shutting down"), "idle: %s",
-	      mem_out(idle));
+	          strstr(mem_out(idle), "421 4.3.0 mx.test Service shutting down"),
+	      "idle: %s", mem_out(idle));
 	CHECK(mem_released(idle), "idle closed");
 	CHECK(!(busy->flags & DP_C_CLOSING), "a transaction in progress continues");
 	late = mem_connect("192.0.2.22", 1);
@@ -182,7 +181,7 @@ static void test_shutdown(void)
 	mem_pump(mem.w);
 	{
 		const char *o = mem_out(busy), *q = strstr(o, "queued as"),
-			   *bye = strstr(o, "Service shutting down");
+		           *bye = strstr(o, "Service shutting down");
 
 		CHECK(q && bye && q < bye, "250, then 421: %s", o);
 	}
@@ -194,7 +193,7 @@ static void test_shutdown(void)
 int main(void)
 {
 	mem_start("[limits]\nmax_connections = 16\nmax_connections_per_client = 2\n"
-		  "[timeouts]\nsession = 20m\n");
+	          "[timeouts]\nsession = 20m\n");
 	test_per_client();
 	test_per_worker();
 	test_timeouts();

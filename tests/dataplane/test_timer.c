@@ -2,8 +2,8 @@
 /*
  * test_timer.c - the timer wheel of dataplane/dp_timer.c against a reference model: random
  * arm / re-arm / cancel over several revolutions, expiry never early and nothing due in a
- * completed tick left behind by an expiry call, callbacks that re-arm and cancel other timers, bounded expiry batches, and
- * dp_wheel_next_ms().
+ * completed tick left behind by an expiry call, callbacks that re-arm and cancel other timers,
+ * bounded expiry batches, and dp_wheel_next_ms().
  */
 #include <stdint.h>
 
@@ -15,7 +15,7 @@
 
 struct item {
 	struct dp_timer t;
-	uint64_t due;	/* model: 0 = not armed */
+	uint64_t due;   /* model: 0 = not armed */
 	uint64_t fired; /* time it fired */
 	int nfired;
 };
@@ -136,9 +136,9 @@ static void test_next(void)
 int main(void)
 {
 	test_next();
-	run_random(0, 3000);	/* within one revolution */
-	run_random(0, 400000);	/* several revolutions */
-	run_random(1, 200000);	/* callbacks re-arm */
-	run_random(2, 200000);	/* callbacks cancel others */
+	run_random(0, 3000);   /* within one revolution */
+	run_random(0, 400000); /* several revolutions */
+	run_random(1, 200000); /* callbacks re-arm */
+	run_random(2, 200000); /* callbacks cancel others */
 	return dp_test_finish("test_timer");
 }

@@ -41,7 +41,7 @@ static int dial(const struct dp_addr *a)
 	struct timeval tv = {.tv_sec = 5};
 
 	REQUIRE(fd >= 0 && connect(fd, (const struct sockaddr *)&a->ss, a->len) == 0, "connect %s",
-		a->text);
+	        a->text);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	return fd;
 }
@@ -77,8 +77,9 @@ static void transaction(const struct dp_addr *a)
 
 	get(fd, buf, sizeof(buf), "\r\n");
 	CHECK(strncmp(buf, "220 uring.test", 14) == 0, "%s: greeting %s", a->text, buf);
-	put(fd, "EHLO client.example\r\nMAIL FROM:<u@client.example>\r\nRCPT TO:<r@dest.example>\r\n"
-		"DATA\r\n");
+	put(fd,
+	    "EHLO client.example\r\nMAIL FROM:<u@client.example>\r\nRCPT TO:<r@dest.example>\r\n"
+	    "DATA\r\n");
 	get(fd, buf, sizeof(buf), "354 ");
 	CHECK(strstr(buf, "250 2.1.5") && strstr(buf, "354 "), "%s: pipelined: %s", a->text, buf);
 	put(fd, "Subject: uring\r\n\r\nbody\r\n.\r\nQUIT\r\n");
@@ -142,7 +143,8 @@ static int start(void)
 	w = aligned_alloc(DP_CACHELINE, sizeof(*w));
 	REQUIRE(w && dp_worker_init(w, 0, &conf, &dp_uring_ops) == 0, "init");
 	for (unsigned i = 0; i < conf.w[0].nlisten; i++) {
-		int fd = dp_uring_listen(&conf.w[0].listen[i], 128, &bound[nbound], err, sizeof(err));
+		int fd =
+		    dp_uring_listen(&conf.w[0].listen[i], 128, &bound[nbound], err, sizeof(err));
 
 		if (fd < 0) {
 			printf("note: %s\n", err); /* e.g. no IPv6 on this host */
@@ -177,7 +179,8 @@ int main(void)
 	CHECK(w->cnt.conn_accepted == nbound + 3 && w->cnt.conn_closed == nbound + 3,
 	      "accepted %llu closed %llu", (unsigned long long)w->cnt.conn_accepted,
 	      (unsigned long long)w->cnt.conn_closed);
-	CHECK(w->cnt.msg_queued == nbound + 1, "queued %llu", (unsigned long long)w->cnt.msg_queued);
+	CHECK(w->cnt.msg_queued == nbound + 1, "queued %llu",
+	      (unsigned long long)w->cnt.msg_queued);
 	CHECK(w->cnt.msg_aborted == 1, "aborted %llu", (unsigned long long)w->cnt.msg_aborted);
 	CHECK(w->cnt.replies[2] >= 3000, "2xx replies %llu", (unsigned long long)w->cnt.replies[2]);
 	spool_writer_close(w->spool);
