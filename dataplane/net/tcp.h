@@ -73,7 +73,8 @@ struct tcp_conn *tcp_connect(struct net_core *nc, uint32_t ip, uint16_t port, vo
                              uint64_t now_us);
 
 /* Copy up to len bytes into the send buffer: bytes taken (>= 0), -EPIPE after close/shutdown
- * or reset, -ENOTCONN before the handshake completes, -ENOBUFS when the buffer pool is empty. */
+ * or reset, -ENOTCONN before the handshake completes, -ENOBUFS when the buffer pool is empty
+ * (writable() then comes only with the connection's next event: retry from the poll loop). */
 ssize_t tcp_send(struct net_core *nc, struct tcp_conn *c, const void *data, size_t len);
 
 /* Bytes tcp_send() would take now. */

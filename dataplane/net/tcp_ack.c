@@ -115,6 +115,8 @@ static void cc_new_ack(struct net_core *nc, struct tcp_conn *c, uint32_t acked)
 		return;
 	}
 	c->dupacks = 0;
+	if (c->cwnd >= 2 * net_max32(c->max_snd_wnd, 32768))
+		return; /* the peer's window limits us: growing further only risks overflow */
 	if (c->cwnd < c->ssthresh) {
 		c->cwnd += net_min32(acked, smss);
 	} else {
