@@ -30,9 +30,9 @@
 
 #include "policy/policy-int.h"
 
-#define POL_CACHE_MAGIC	  "SLPOLDB"
+#define POL_CACHE_MAGIC   "SLPOLDB"
 #define POL_CACHE_VERSION 1u
-#define POL_CACHE_MAX	  (1ull << 30)
+#define POL_CACHE_MAX     (1ull << 30)
 
 struct cache_head {
 	char magic[8];
@@ -194,8 +194,8 @@ static int write_file(const struct pol_rules *r, int fd)
 		return rc;
 	for (uint32_t d = 0; d < r->ndb && !rc; d++) {
 		const struct pol_db *db = &r->db[d];
-		struct cache_ent e = {.field = db->field, .stream = db->stream, .hdr = db->hdr,
-				      .n = db->n};
+		struct cache_ent e = {
+		    .field = db->field, .stream = db->stream, .hdr = db->hdr, .n = db->n};
 		char *bytes = NULL;
 		size_t n = 0;
 
@@ -221,7 +221,7 @@ int pol_cache_store(const struct pol_rules *r, const char *dir)
 	if ((rc = cache_path(r, dir, path, sizeof(path))))
 		return rc;
 	snprintf(tmp, sizeof(tmp), "%s.%ld.%ld.tmp", path, (long)getpid(),
-		 (long)syscall(SYS_gettid));
+	         (long)syscall(SYS_gettid));
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0 && errno == ENOENT && mkdir(dir, 0755) == 0)
 		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -30,8 +30,8 @@
 
 #include "policy/policy-int.h"
 
-#define POL_FILE_MAX	    (64u << 20)
-#define POL_KEY_FORMAT	    "sluice-policy-db-1"
+#define POL_FILE_MAX   (64u << 20)
+#define POL_KEY_FORMAT "sluice-policy-db-1"
 
 static double now_ms(void)
 {
@@ -113,7 +113,8 @@ static int plan(struct pol_rules *r)
 		d->stream = ru->field == POL_F_BODY;
 		d->hdr = ru->hdr;
 		d->ids[d->n++] = i;
-		if ((ru->field == POL_F_HEADER || ru->field == POL_F_HDR_NAMED) && r->min_hdr == POL_NONE)
+		if ((ru->field == POL_F_HEADER || ru->field == POL_F_HDR_NAMED) &&
+		    r->min_hdr == POL_NONE)
 			r->min_hdr = i;
 		if (ru->field == POL_F_BODY && r->min_body == POL_NONE)
 			r->min_body = i;
@@ -159,7 +160,8 @@ static void compute_key(struct pol_rules *r)
 
 static const char *field_name(const struct pol_rules *r, const struct pol_db *d)
 {
-	static const char *const names[] = {"client", "helo", "mail", "rcpt", "header", NULL, "body"};
+	static const char *const names[] = {"client", "helo", "mail", "rcpt",
+	                                    "header", NULL,   "body"};
 
 	return d->field == POL_F_HDR_NAMED ? r->hdr[d->hdr].name : names[d->field];
 }
@@ -178,8 +180,8 @@ static int compile_db(struct pol_rules *r, struct pol_db *d, struct pol_error *e
 			flags[k] = r->rule[d->ids[k]].hsflags;
 			ids[k] = d->ids[k];
 		}
-		e = hs_compile_multi(expr, flags, ids, d->n, d->stream ? HS_MODE_STREAM : HS_MODE_BLOCK,
-				     NULL, &d->hs, &ce);
+		e = hs_compile_multi(expr, flags, ids, d->n,
+		                     d->stream ? HS_MODE_STREAM : HS_MODE_BLOCK, NULL, &d->hs, &ce);
 	}
 	free(expr);
 	free(flags);
@@ -198,10 +200,10 @@ static int compile_db(struct pol_rules *r, struct pol_db *d, struct pol_error *e
 		if (!strncmp(why, "Pattern matches empty buffer", 28))
 			why = "it matches the empty string, which a body pattern may not";
 		pol_err(err, "%s:%u: rule '%s': cannot compile pattern %s: %s", r->name, ru->line,
-			ru->id, ru->src, why);
+		        ru->id, ru->src, why);
 	} else {
 		pol_err(err, "%s: cannot compile the %u %s rules together: %s", r->name, d->n,
-			field_name(r, d), ce->message);
+		        field_name(r, d), ce->message);
 	}
 	hs_free_compile_error(ce);
 	return -EINVAL;
@@ -225,8 +227,8 @@ static int finish(struct pol_rules *r, struct pol_error *err)
 	return 0;
 }
 
-static int build(struct pol_rules *r, const char *text, size_t len,
-		 const struct pol_load_opts *opt, struct pol_error *err)
+static int build(struct pol_rules *r, const char *text, size_t len, const struct pol_load_opts *opt,
+                 struct pol_error *err)
 {
 	const char *dir = opt ? opt->cache_dir : NULL;
 	int rc;
@@ -241,7 +243,9 @@ static int build(struct pol_rules *r, const char *text, size_t len,
 	r->cache = POL_CACHE_OFF;
 	if (dir) {
 		rc = pol_cache_load(r, dir);
-		r->cache = rc == 0 ? POL_CACHE_HIT : rc == -ENOENT ? POL_CACHE_MISS : POL_CACHE_REBUILT;
+		r->cache = rc == 0         ? POL_CACHE_HIT
+		           : rc == -ENOENT ? POL_CACHE_MISS
+		                           : POL_CACHE_REBUILT;
 	}
 	if (r->cache != POL_CACHE_HIT) {
 		for (uint32_t d = 0; d < r->ndb; d++)
@@ -254,8 +258,8 @@ static int build(struct pol_rules *r, const char *text, size_t len,
 }
 
 int pol_rules_load_mem(const char *name, const char *text, size_t len,
-		       const struct pol_load_opts *opt, struct pol_rules **out,
-		       struct pol_error *err)
+                       const struct pol_load_opts *opt, struct pol_rules **out,
+                       struct pol_error *err)
 {
 	double t0 = now_ms();
 	struct pol_rules *r;
@@ -286,7 +290,7 @@ int pol_rules_load_mem(const char *name, const char *text, size_t len,
 }
 
 int pol_rules_load(const char *path, const struct pol_load_opts *opt, struct pol_rules **out,
-		   struct pol_error *err)
+                   struct pol_error *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -343,7 +347,7 @@ void pol_rules_info(const struct pol_rules *r, struct pol_rules_info *info)
 }
 
 int pol_reload(const char *path, const struct pol_load_opts *opt, struct pol_mailbox *mbs,
-	       unsigned nmb, struct pol_rules **current, struct pol_error *err)
+               unsigned nmb, struct pol_rules **current, struct pol_error *err)
 {
 	struct pol_rules *r;
 	int rc = pol_rules_load(path, opt, &r, err);

@@ -41,7 +41,7 @@ static struct pol_tx *tx_new(struct pol_core *c, struct pol_rules *r)
 {
 	size_t words = r->words ? r->words : 1;
 	struct pol_tx *tx = calloc(1, sizeof(*tx) + words * sizeof(uint64_t) + r->set.header_max +
-					   POL_OVERREAD); /* the header buffer is padded */
+	                                  POL_OVERREAD); /* the header buffer is padded */
 
 	if (!tx)
 		return NULL;
@@ -67,7 +67,7 @@ static void tx_free(struct pol_tx *tx)
 
 /* Build n entries for r into a list; returns how many were built. */
 static uint32_t pool_build(struct pol_core *c, struct pol_rules *r, uint32_t n,
-			   struct pol_tx **list)
+                           struct pol_tx **list)
 {
 	uint32_t built = 0;
 
@@ -95,7 +95,7 @@ static void pool_free_list(struct pol_tx *tx)
 }
 
 int pol_core_create(struct pol_core **out, struct pol_rules *rules,
-		    const struct pol_core_config *cfg)
+                    const struct pol_core_config *cfg)
 {
 	struct pol_core_config def;
 	struct pol_core *c;
@@ -115,7 +115,8 @@ int pol_core_create(struct pol_core **out, struct pol_rules *rules,
 	c->ev_cap = rules->max_env ? rules->max_env : 1;
 	c->ev = malloc(c->ev_cap * sizeof(*c->ev));
 	c->bounce = calloc(1, POL_BOUNCE);
-	if (!c->ev || !c->bounce || (rules->proto && hs_clone_scratch(rules->proto, &c->scratch) != HS_SUCCESS)) {
+	if (!c->ev || !c->bounce ||
+	    (rules->proto && hs_clone_scratch(rules->proto, &c->scratch) != HS_SUCCESS)) {
 		pol_core_destroy(c);
 		return -ENOMEM;
 	}
@@ -218,9 +219,9 @@ int pol_core_sync(struct pol_core *c, struct pol_mailbox *mb)
 	if (!r)
 		return 0;
 	rc = pol_core_swap(c, r);
-	if (rc == -EBUSY && !atomic_compare_exchange_strong_explicit(
-				    &mb->next, &expected, r, memory_order_acq_rel,
-				    memory_order_relaxed))
+	if (rc == -EBUSY &&
+	    !atomic_compare_exchange_strong_explicit(&mb->next, &expected, r, memory_order_acq_rel,
+	                                             memory_order_relaxed))
 		pol_rules_put(r); /* a newer set was posted meanwhile: it wins */
 	return rc;
 }
@@ -289,7 +290,7 @@ void pol_tx_release(struct pol_core *c, struct pol_tx *tx)
 void pol_mailbox_post(struct pol_mailbox *mb, struct pol_rules *r)
 {
 	struct pol_rules *old =
-		atomic_exchange_explicit(&mb->next, pol_rules_get(r), memory_order_acq_rel);
+	    atomic_exchange_explicit(&mb->next, pol_rules_get(r), memory_order_acq_rel);
 
 	if (old)
 		pol_rules_put(old);

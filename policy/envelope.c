@@ -33,18 +33,17 @@ struct pol_reply_default {
 
 /* [stage][0 reject, 1 tempfail] */
 static const struct pol_reply_default pol_defaults[3][2] = {
-	[POL_STAGE_CONNECT] = {{554, "5.7.1", "Connection refused by policy"},
-			       {421, "4.7.0", "Try again later"}},
-	[POL_STAGE_COMMAND] = {{550, "5.7.1", "Rejected by policy"},
-			       {450, "4.7.1", "Try again later"}},
-	[POL_STAGE_DATA] = {{550, "5.7.1", "Message rejected by policy"},
-			    {451, "4.7.1", "Try again later"}},
+    [POL_STAGE_CONNECT] = {{554, "5.7.1", "Connection refused by policy"},
+                           {421, "4.7.0", "Try again later"}},
+    [POL_STAGE_COMMAND] = {{550, "5.7.1", "Rejected by policy"}, {450, "4.7.1", "Try again later"}},
+    [POL_STAGE_DATA] = {{550, "5.7.1", "Message rejected by policy"},
+                        {451, "4.7.1", "Try again later"}},
 };
 
 const char *pol_action_name(enum pol_action a)
 {
-	static const char *const names[] = {"pass",	"accept",  "reject",
-					    "tempfail", "discard", "quarantine"};
+	static const char *const names[] = {"pass",     "accept",  "reject",
+	                                    "tempfail", "discard", "quarantine"};
 
 	return (unsigned)a < sizeof(names) / sizeof(names[0]) ? names[a] : "unknown";
 }
@@ -65,7 +64,7 @@ static void verdict_default(struct pol_verdict *v, enum pol_stage st, int tempfa
 }
 
 void pol_verdict_rule(struct pol_verdict *v, const struct pol_rules *r, uint32_t idx,
-		      enum pol_stage st)
+                      enum pol_stage st)
 {
 	const struct pol_rule *ru = &r->rule[idx];
 
@@ -91,7 +90,7 @@ void pol_verdict_tempfail_error(struct pol_verdict *v)
 }
 
 static int ev_on_match(unsigned int id, unsigned long long from, unsigned long long to,
-		       unsigned int flags, void *ctx)
+                       unsigned int flags, void *ctx)
 {
 	struct pol_core *c = ctx;
 
@@ -124,8 +123,8 @@ static void sort_ids(uint32_t *v, uint32_t n)
  * Scan one value of field f: c->ev[0..nev) are the rules it matched, ascending. Skipped
  * when the database's first rule comes after best. 0 or -EIO.
  */
-static int env_scan(struct pol_core *c, const struct pol_rules *r, enum pol_field f,
-		    const char *s, size_t n, uint32_t best)
+static int env_scan(struct pol_core *c, const struct pol_rules *r, enum pol_field f, const char *s,
+                    size_t n, uint32_t best)
 {
 	const struct pol_db *db;
 
@@ -204,15 +203,15 @@ static int addr_text(const struct sockaddr *sa, char *buf, size_t cap)
 
 		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
 			return inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], buf, (socklen_t)cap)
-				       ? 0
-				       : -EINVAL;
+			           ? 0
+			           : -EINVAL;
 		return inet_ntop(AF_INET6, &in6->sin6_addr, buf, (socklen_t)cap) ? 0 : -EINVAL;
 	}
 	return -EAFNOSUPPORT;
 }
 
 int pol_conn_client(struct pol_core *c, struct pol_conn *conn, const struct sockaddr *sa,
-		    struct pol_verdict *v)
+                    struct pol_verdict *v)
 {
 	const struct pol_rules *r = c->rules;
 	char buf[INET6_ADDRSTRLEN];
@@ -255,7 +254,7 @@ static int conn_refused(const struct pol_conn *conn, struct pol_verdict *v)
 }
 
 int pol_conn_helo(struct pol_core *c, struct pol_conn *conn, const char *name, size_t len,
-		  struct pol_verdict *v)
+                  struct pol_verdict *v)
 {
 	const struct pol_rules *r = c->rules;
 	uint32_t d;
@@ -324,7 +323,7 @@ static void tx_init(struct pol_tx *tx, const struct pol_conn *conn)
 }
 
 int pol_tx_begin(struct pol_core *c, const struct pol_conn *conn, const char *mail, size_t len,
-		 struct pol_tx **txp, struct pol_verdict *v)
+                 struct pol_tx **txp, struct pol_verdict *v)
 {
 	struct pol_tx *tx;
 	uint32_t d;
@@ -360,7 +359,7 @@ int pol_tx_begin(struct pol_core *c, const struct pol_conn *conn, const char *ma
 }
 
 int pol_tx_rcpt(struct pol_core *c, struct pol_tx *tx, const char *rcpt, size_t len,
-		struct pol_verdict *v)
+                struct pol_verdict *v)
 {
 	uint32_t d;
 

@@ -34,7 +34,7 @@
 #define POL_FOLD_AT 900 /* fold the policy header before a line gets this long */
 
 int pol_tx_on_match(unsigned int id, unsigned long long from, unsigned long long to,
-		    unsigned int flags, void *ctx)
+                    unsigned int flags, void *ctx)
 {
 	struct pol_tx *tx = ctx;
 
@@ -64,14 +64,14 @@ const char pol_zero_pad[POL_OVERREAD];
 
 /* Header values: they live in hbuf, which has POL_OVERREAD bytes of padding. */
 static void block_scan(struct pol_core *c, struct pol_tx *tx, const struct pol_db *db,
-		       const char *s, size_t n)
+                       const char *s, size_t n)
 {
 	if (db->ids[0] >= tx->best)
 		return;
 	c->st.scan_calls++;
 	c->st.scan_bytes += n;
 	if (hs_scan(db->hs, n ? s : pol_zero_pad, (unsigned)n, 0, c->scratch, pol_tx_on_match,
-		    tx) != HS_SUCCESS) {
+	            tx) != HS_SUCCESS) {
 		c->st.hs_errors++;
 		tx->flags |= POL_TX_ERROR;
 	}

@@ -107,11 +107,26 @@ static long tok_string(struct pctx *x, const char *s, size_t n, struct tok *t, c
 		if (i + 1 >= n)
 			break;
 		switch (s[i + 1]) {
-		case '\\': *o++ = '\\'; i += 2; break;
-		case '"': *o++ = '"'; i += 2; break;
-		case 'n': *o++ = '\n'; i += 2; break;
-		case 'r': *o++ = '\r'; i += 2; break;
-		case 't': *o++ = '\t'; i += 2; break;
+		case '\\':
+			*o++ = '\\';
+			i += 2;
+			break;
+		case '"':
+			*o++ = '"';
+			i += 2;
+			break;
+		case 'n':
+			*o++ = '\n';
+			i += 2;
+			break;
+		case 'r':
+			*o++ = '\r';
+			i += 2;
+			break;
+		case 't':
+			*o++ = '\t';
+			i += 2;
+			break;
 		case 'x':
 			if (i + 3 >= n || hexval(s[i + 2]) < 0 || hexval(s[i + 3]) < 0)
 				return perr(x, "bad escape in string: \\x needs two hex digits");
@@ -119,8 +134,9 @@ static long tok_string(struct pctx *x, const char *s, size_t n, struct tok *t, c
 			i += 4;
 			break;
 		default:
-			return perr(x, "unknown escape \\%c in string (use \\\\ \\\" \\n \\r \\t \\xHH)",
-				    s[i + 1]);
+			return perr(
+			    x, "unknown escape \\%c in string (use \\\\ \\\" \\n \\r \\t \\xHH)",
+			    s[i + 1]);
 		}
 	}
 	if (i >= n)
@@ -170,7 +186,7 @@ static int tokenize(struct pctx *x, const char *s, size_t n)
 		if (s[i] == '"' || s[i] == '/') {
 			t->type = s[i] == '"' ? T_STRING : T_REGEX;
 			k = t->type == T_STRING ? tok_string(x, s + i, n - i, t, &out)
-						: tok_regex(x, s + i, n - i, t, &out);
+			                        : tok_regex(x, s + i, n - i, t, &out);
 			if (k < 0)
 				return (int)k;
 			i += (size_t)k;
@@ -211,7 +227,7 @@ static int parse_score(struct pctx *x, const struct tok *t, int32_t *out)
 			fv = fv * 10 + (*s - '0');
 	if (!digits || *s || ip > POL_SCORE_MAX || (s[-1] == '.'))
 		return perr(x, "bad number '%s' (up to 3 decimals, at most %d)", t->val,
-			    POL_SCORE_MAX);
+		            POL_SCORE_MAX);
 	for (; fd < 3; fd++)
 		fv *= 10;
 	*out = (int32_t)(neg ? -(ip * 1000 + fv) : ip * 1000 + fv);
@@ -251,14 +267,16 @@ static int check_header_line(struct pctx *x, const struct tok *t, const char *wh
 
 	if (!colon || !header_name_ok(t->val, (size_t)(colon - t->val)) ||
 	    !printable(t->val, t->len, 1) || t->len > POL_TAG_MAX)
-		return perr(x, "%s must be a quoted \"Name: value\" header line (printable, at most "
-			    "%u characters), got %.*s", what, POL_TAG_MAX, (int)t->srclen, t->src);
+		return perr(x,
+		            "%s must be a quoted \"Name: value\" header line (printable, at most "
+		            "%u characters), got %.*s",
+		            what, POL_TAG_MAX, (int)t->srclen, t->src);
 	return 0;
 }
 
 /* [CODE [ENH]] ["text"] from token k on; class is '4' or '5'. Returns tokens used. */
 static int parse_reply(struct pctx *x, unsigned k, char cls, uint16_t *code, const char **enh,
-		       const char **text)
+                       const char **text)
 {
 	unsigned k0 = k;
 	struct tok *t = &x->t[k];
@@ -284,7 +302,7 @@ static int parse_reply(struct pctx *x, unsigned k, char cls, uint16_t *code, con
 	if (k < x->nt && t->type == T_STRING) {
 		if (!t->len || t->len > POL_TEXT_MAX || !printable(t->val, t->len, 0))
 			return perr(x, "reply text must be printable ASCII, 1 to %u characters",
-				    POL_TEXT_MAX);
+			            POL_TEXT_MAX);
 		if (!(*text = pol_arena_strndup(&x->r->arena, t->val, t->len)))
 			return -ENOMEM;
 		k++;
@@ -375,7 +393,8 @@ static int hdr_add(struct pol_rules *r, const char *name, size_t len, uint32_t *
 
 static int parse_field(struct pctx *x, const struct tok *t, struct pol_rule *ru)
 {
-	static const char *const names[] = {"client", "helo", "mail", "rcpt", "header", NULL, "body"};
+	static const char *const names[] = {"client", "helo", "mail", "rcpt",
+	                                    "header", NULL,   "body"};
 
 	if (t->type == T_WORD) {
 		for (unsigned f = 0; f < POL_F__COUNT; f++) {
@@ -384,16 +403,19 @@ static int parse_field(struct pctx *x, const struct tok *t, struct pol_rule *ru)
 				return 0;
 			}
 		}
-		const char *name = !strcmp(t->val, "subject") ? "Subject"
-				   : !strncmp(t->val, "header:", 7) ? t->val + 7 : NULL;
+		const char *name = !strcmp(t->val, "subject")       ? "Subject"
+		                   : !strncmp(t->val, "header:", 7) ? t->val + 7
+		                                                    : NULL;
 
 		if (name && header_name_ok(name, strlen(name))) {
 			ru->field = POL_F_HDR_NAMED;
 			return hdr_add(x->r, name, strlen(name), &ru->hdr);
 		}
 	}
-	return perr(x, "unknown field %.*s (expected client, helo, mail, rcpt, header, "
-		    "header:NAME, subject or body)", (int)t->srclen, t->src);
+	return perr(x,
+	            "unknown field %.*s (expected client, helo, mail, rcpt, header, "
+	            "header:NAME, subject or body)",
+	            (int)t->srclen, t->src);
 }
 
 /* The Hyperscan expression and flags of a pattern token. */
@@ -404,7 +426,7 @@ static int parse_pattern(struct pctx *x, const struct tok *t, struct pol_rule *r
 		ru->hsflags |= HS_FLAG_ALLOWEMPTY;
 	if (t->type == T_WORD)
 		return perr(x, "pattern must be /regex/flags or \"literal\", got %.*s",
-			    (int)t->srclen, t->src);
+		            (int)t->srclen, t->src);
 	for (const char *f = t->flags; *f; f++) {
 		if (*f == 'i')
 			ru->hsflags |= HS_FLAG_CASELESS;
@@ -416,8 +438,8 @@ static int parse_pattern(struct pctx *x, const struct tok *t, struct pol_rule *r
 			ru->hsflags |= HS_FLAG_UTF8 | HS_FLAG_UCP;
 		else
 			return perr(x, "unknown flag '%c' after %s (%s)", *f,
-				    t->type == T_REGEX ? "a regex" : "a literal",
-				    t->type == T_REGEX ? "use i, m, s, u" : "use i");
+			            t->type == T_REGEX ? "a regex" : "a literal",
+			            t->type == T_REGEX ? "use i, m, s, u" : "use i");
 	}
 	if (!t->len)
 		return perr(x, "empty pattern");
@@ -447,10 +469,10 @@ static int parse_pattern(struct pctx *x, const struct tok *t, struct pol_rule *r
 static int parse_action(struct pctx *x, unsigned k, struct pol_rule *ru)
 {
 	static const char *const names[] = {
-		[POL_RA_ACCEPT] = "accept",	[POL_RA_REJECT] = "reject",
-		[POL_RA_TEMPFAIL] = "tempfail", [POL_RA_DISCARD] = "discard",
-		[POL_RA_QUARANTINE] = "quarantine", [POL_RA_TAG] = "tag",
-		[POL_RA_SCORE] = "score",
+	    [POL_RA_ACCEPT] = "accept",         [POL_RA_REJECT] = "reject",
+	    [POL_RA_TEMPFAIL] = "tempfail",     [POL_RA_DISCARD] = "discard",
+	    [POL_RA_QUARANTINE] = "quarantine", [POL_RA_TAG] = "tag",
+	    [POL_RA_SCORE] = "score",
 	};
 	const struct tok *t = &x->t[k];
 	unsigned a;
@@ -460,13 +482,15 @@ static int parse_action(struct pctx *x, unsigned k, struct pol_rule *ru)
 		if (t->type == T_WORD && !strcmp(t->val, names[a]))
 			break;
 	if (a > POL_RA_SCORE)
-		return perr(x, "unknown action %.*s (expected accept, reject, tempfail, discard, "
-			    "quarantine, tag or score)", (int)t->srclen, t->src);
+		return perr(x,
+		            "unknown action %.*s (expected accept, reject, tempfail, discard, "
+		            "quarantine, tag or score)",
+		            (int)t->srclen, t->src);
 	ru->action = (uint8_t)a;
 	k++;
 	if (a == POL_RA_REJECT || a == POL_RA_TEMPFAIL) {
 		used = parse_reply(x, k, a == POL_RA_REJECT ? '5' : '4', &ru->code, &ru->enh,
-				   &ru->text);
+		                   &ru->text);
 	} else if (a == POL_RA_TAG && k < x->nt) {
 		used = check_header_line(x, &x->t[k], "the tag");
 		if (!used && !(ru->tag = pol_arena_strndup(&x->r->arena, x->t[k].val, x->t[k].len)))
@@ -482,7 +506,7 @@ static int parse_action(struct pctx *x, unsigned k, struct pol_rule *ru)
 		return used;
 	if (k + (unsigned)used < x->nt)
 		return perr(x, "unexpected %.*s after the action", (int)x->t[k + used].srclen,
-			    x->t[k + used].src);
+		            x->t[k + used].src);
 	return 0;
 }
 
@@ -497,9 +521,9 @@ static int parse_rule(struct pctx *x)
 		return perr(x, "a rule is: rule ID FIELD PATTERN ACTION [ARGS]");
 	if (id->type != T_WORD || id->len > POL_ID_MAX ||
 	    strspn(id->val, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") !=
-		    id->len)
+	        id->len)
 		return perr(x, "rule id %.*s must be 1 to %d letters, digits, '.', '_', ':' or '-'",
-			    (int)id->srclen, id->src, POL_ID_MAX);
+		            (int)id->srclen, id->src, POL_ID_MAX);
 	if (r->nrules == POL_RULES_MAX)
 		return perr(x, "too many rules (at most %u)", POL_RULES_MAX);
 	if (r->nrules == r->rule_cap) {
@@ -527,9 +551,9 @@ static int parse_rule(struct pctx *x)
 
 static int parse_set(struct pctx *x)
 {
-	static const char *const keys[] = {"reject_score", "tag_score",	   "reject_reply",
-					   "tag_header",   "policy_header", "score_header",
-					   "header_max"};
+	static const char *const keys[] = {"reject_score", "tag_score",     "reject_reply",
+	                                   "tag_header",   "policy_header", "score_header",
+	                                   "header_max"};
 	struct pol_settings *st = &x->r->set;
 	const struct tok *v = &x->t[2];
 	unsigned key;
@@ -541,9 +565,10 @@ static int parse_set(struct pctx *x)
 		if (!strcmp(x->t[1].val, keys[key]))
 			break;
 	if (key == sizeof(keys) / sizeof(keys[0]))
-		return perr(x, "unknown setting '%s' (expected reject_score, tag_score, "
-			    "reject_reply, tag_header, policy_header, score_header, header_max)",
-			    x->t[1].val);
+		return perr(x,
+		            "unknown setting '%s' (expected reject_score, tag_score, "
+		            "reject_reply, tag_header, policy_header, score_header, header_max)",
+		            x->t[1].val);
 	if (x->set_line[key])
 		return perr(x, "'%s' is already set at line %u", keys[key], x->set_line[key]);
 	x->set_line[key] = x->line;
@@ -557,8 +582,8 @@ static int parse_set(struct pctx *x)
 		rc = parse_score(x, v, &st->tag_score);
 		break;
 	case 2:
-		used = rc = parse_reply(x, 2, '5', &st->reject_code, &st->reject_enh,
-					&st->reject_text);
+		used = rc =
+		    parse_reply(x, 2, '5', &st->reject_code, &st->reject_enh, &st->reject_text);
 		if (rc == 0)
 			rc = perr(x, "reject_reply needs CODE [ENH] [\"text\"]");
 		break;
@@ -572,7 +597,7 @@ static int parse_set(struct pctx *x)
 		if (v->type != T_WORD || !header_name_ok(v->val, v->len))
 			return perr(x, "%s must be a header name", keys[key]);
 		if (!(*(key == 4 ? &st->policy_header : &st->score_header) =
-			      pol_arena_strndup(&x->r->arena, v->val, v->len)))
+		          pol_arena_strndup(&x->r->arena, v->val, v->len)))
 			rc = -ENOMEM;
 		break;
 	default: {
@@ -582,7 +607,7 @@ static int parse_set(struct pctx *x)
 		if (v->type != T_WORD || *end || !isdigit((unsigned char)v->val[0]) ||
 		    n < POL_HEADER_MAX_MIN || n > POL_HEADER_MAX_MAX)
 			return perr(x, "header_max must be %u to %u", POL_HEADER_MAX_MIN,
-				    POL_HEADER_MAX_MAX);
+			            POL_HEADER_MAX_MAX);
 		st->header_max = (uint32_t)n;
 	}
 	}
@@ -590,7 +615,7 @@ static int parse_set(struct pctx *x)
 		return rc;
 	if (2 + (unsigned)used < x->nt)
 		return perr(x, "unexpected %.*s after the value", (int)x->t[2 + used].srclen,
-			    x->t[2 + used].src);
+		            x->t[2 + used].src);
 	return 0;
 }
 
@@ -618,7 +643,7 @@ static int check_duplicates(struct pol_rules *r, const char *name, struct pol_er
 	for (uint32_t i = 1; i < r->nrules && !rc; i++) {
 		if (!strcmp(v[i]->id, v[i - 1]->id)) {
 			pol_err(err, "%s:%u: duplicate rule id '%s' (first defined at line %u)",
-				name, v[i]->line, v[i]->id, v[i - 1]->line);
+			        name, v[i]->line, v[i]->id, v[i - 1]->line);
 			rc = -EINVAL;
 		}
 	}
@@ -658,7 +683,7 @@ static int parse_line(struct pctx *x, const char *s, size_t n)
 }
 
 int pol_parse(struct pol_rules *r, const char *name, const char *text, size_t len,
-	      struct pol_error *err)
+              struct pol_error *err)
 {
 	struct pctx x = {.r = r, .err = err, .name = name};
 	size_t off = 0;

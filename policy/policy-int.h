@@ -51,7 +51,7 @@ enum pol_field {
 	POL_F_HELO,
 	POL_F_MAIL,
 	POL_F_RCPT,
-	POL_F_HEADER,	 /* any header line, "Name: value" unfolded */
+	POL_F_HEADER,    /* any header line, "Name: value" unfolded */
 	POL_F_HDR_NAMED, /* the value of header fields of one name (Subject is one) */
 	POL_F_BODY,
 	POL_F__COUNT,
@@ -74,7 +74,7 @@ static inline int pol_ra_terminal(unsigned a)
 }
 
 struct pol_rule {
-	const char *id;	  /* [A-Za-z0-9._:-]{1,64} */
+	const char *id;   /* [A-Za-z0-9._:-]{1,64} */
 	const char *expr; /* the Hyperscan expression (literals escaped) */
 	const char *src;  /* the pattern as written, for messages */
 	const char *enh;  /* reply enhanced code or NULL (reject/tempfail) */
@@ -82,20 +82,20 @@ struct pol_rule {
 	const char *tag;  /* "Name: value" or NULL (tag: the id goes into the policy header) */
 	uint32_t line;
 	uint32_t hsflags;
-	uint32_t hdr;	  /* POL_F_HDR_NAMED: index into pol_rules.hdr */
-	int32_t score;	  /* POL_RA_SCORE: thousandths */
-	uint16_t code;	  /* reply code or 0 (stage default) */
-	uint8_t action;	  /* enum pol_rule_action */
-	uint8_t field;	  /* enum pol_field */
+	uint32_t hdr;   /* POL_F_HDR_NAMED: index into pol_rules.hdr */
+	int32_t score;  /* POL_RA_SCORE: thousandths */
+	uint16_t code;  /* reply code or 0 (stage default) */
+	uint8_t action; /* enum pol_rule_action */
+	uint8_t field;  /* enum pol_field */
 };
 
 /* One Hyperscan database: the rules of one field (or of one header name). */
 struct pol_db {
-	uint8_t field;	 /* enum pol_field */
-	uint8_t stream;	 /* HS_MODE_STREAM (body) or block */
-	uint32_t hdr;	 /* POL_F_HDR_NAMED: header index */
+	uint8_t field;  /* enum pol_field */
+	uint8_t stream; /* HS_MODE_STREAM (body) or block */
+	uint32_t hdr;   /* POL_F_HDR_NAMED: header index */
 	uint32_t n;
-	uint32_t *ids;	 /* rule indices, ascending */
+	uint32_t *ids; /* rule indices, ascending */
 	hs_database_t *hs;
 };
 
@@ -113,16 +113,16 @@ struct pol_settings {
 	int32_t tag_score;
 	const char *reject_enh;
 	const char *reject_text;
-	const char *tag_header;	   /* line added at tag_score */
+	const char *tag_header;    /* line added at tag_score */
 	const char *policy_header; /* name of the header listing tag rule ids */
 	const char *score_header;  /* name of the header carrying the score at tag_score */
-	uint32_t header_max;	   /* header field buffer, octets */
+	uint32_t header_max;       /* header field buffer, octets */
 };
 
 #define POL_HEADER_MAX_DEFAULT 16384u
 #define POL_HEADER_MAX_MIN     1000u
 #define POL_HEADER_MAX_MAX     (1u << 20)
-#define POL_NAME_MAX	       255u /* a longer header "name" is not a header */
+#define POL_NAME_MAX           255u /* a longer header "name" is not a header */
 
 struct pol_rules {
 	atomic_uint refs;
@@ -142,11 +142,11 @@ struct pol_rules {
 	uint32_t min_hdr;  /* lowest rule index of any header rule, or POL_NONE */
 	uint32_t min_body; /* lowest rule index of a body rule, or POL_NONE */
 	uint32_t max_env;  /* most rules in one envelope database */
-	uint32_t words;	   /* 64-bit words of a matched-rules bitset */
+	uint32_t words;    /* 64-bit words of a matched-rules bitset */
 	hs_scratch_t *proto;
 	uint8_t key[16];
 	uint64_t key64; /* never 0 */
-	uint8_t cache;	/* enum pol_cache_status */
+	uint8_t cache;  /* enum pol_cache_status */
 	size_t db_bytes;
 	size_t stream_bytes;
 	double load_ms;
@@ -155,8 +155,8 @@ struct pol_rules {
 
 /* parse.c: fill r->rule, r->hdr, r->set from the text. 0 or -EINVAL/-ENOMEM with err. */
 int pol_parse(struct pol_rules *r, const char *name, const char *text, size_t len,
-	      struct pol_error *err);
-/* compile.c: header index for a name (case-insensitive), or -1. */
+              struct pol_error *err);
+/* parse.c: header index for a name (case-insensitive), or -1. */
 int pol_hdr_find(const struct pol_rules *r, const char *name, size_t len);
 /* cache.c: 0 when every database came from the cache file; -errno otherwise (r unchanged). */
 int pol_cache_load(struct pol_rules *r, const char *dir);
@@ -197,12 +197,12 @@ struct pol_tx;
 
 struct pol_core {
 	struct pol_rules *rules; /* current: new connections and transactions */
-	hs_scratch_t *scratch;	 /* valid for rules and every retired set */
-	struct pol_tx *free;	 /* pool entries built for rules */
-	uint32_t ntx_cur;	 /* transactions in flight on rules */
-	uint32_t pool;		 /* entries owned: free + in flight */
-	char *bounce;		 /* POL_BOUNCE bytes: see POL_OVERREAD */
-	uint32_t *ev;		 /* matches of one envelope value */
+	hs_scratch_t *scratch;   /* valid for rules and every retired set */
+	struct pol_tx *free;     /* pool entries built for rules */
+	uint32_t ntx_cur;        /* transactions in flight on rules */
+	uint32_t pool;           /* entries owned: free + in flight */
+	char *bounce;            /* POL_BOUNCE bytes: see POL_OVERREAD */
+	uint32_t *ev;            /* matches of one envelope value */
 	uint32_t ev_cap;
 	uint32_t nev;
 	struct pol_retired old[POL_RETIRED_MAX];
@@ -211,30 +211,30 @@ struct pol_core {
 
 enum pol_hstate {
 	POL_H_LINE = 0, /* at the start of a header-section line */
-	POL_H_CR,	/* a CR at the start of a line */
-	POL_H_NAME,	/* in a field name */
+	POL_H_CR,       /* a CR at the start of a line */
+	POL_H_NAME,     /* in a field name */
 	POL_H_NAME_WSP, /* WSP between the name and the colon */
-	POL_H_VALUE,	/* in a field body */
-	POL_H_BODY,	/* past the header section */
+	POL_H_VALUE,    /* in a field body */
+	POL_H_BODY,     /* past the header section */
 };
 
 enum {
-	POL_TX_DONE = 1u << 0,	/* nothing later can change the verdict */
+	POL_TX_DONE = 1u << 0,  /* nothing later can change the verdict */
 	POL_TX_DIRTY = 1u << 1, /* the body stream holds state */
 	POL_TX_ERROR = 1u << 2, /* Hyperscan failed: the verdict is tempfail */
 	POL_TX_ENDED = 1u << 3, /* pol_tx_end() ran */
 	POL_TX_TRUNC = 1u << 4, /* the current header field overflowed hbuf */
-	POL_TX_CR = 1u << 5,	/* a CR is pending inside a field body */
-	POL_TX_HAVE = 1u << 6,	/* a field is complete but may still be folded */
+	POL_TX_CR = 1u << 5,    /* a CR is pending inside a field body */
+	POL_TX_HAVE = 1u << 6,  /* a field is complete but may still be folded */
 };
 
 struct pol_tx {
 	struct pol_tx *next; /* free list */
 	struct pol_core *core;
 	struct pol_rules *rules; /* the set this entry is built for */
-	hs_stream_t *stream;	 /* body stream, NULL without body rules */
-	uint64_t *matched;	 /* rules->words */
-	char *hbuf;		 /* one unfolded header field */
+	hs_stream_t *stream;     /* body stream, NULL without body rules */
+	uint64_t *matched;       /* rules->words */
+	char *hbuf;              /* one unfolded header field */
 	uint32_t hcap;
 	uint32_t hlen;
 	uint32_t name_len;
@@ -244,7 +244,7 @@ struct pol_tx {
 	uint32_t nwalked;
 	uint8_t hstate; /* enum pol_hstate */
 	uint8_t flags;
-	uint8_t action;	      /* final, after pol_tx_end() */
+	uint8_t action;       /* final, after pol_tx_end() */
 	uint8_t score_tagged; /* tag_score reached */
 };
 
@@ -255,11 +255,11 @@ struct pol_tx *pol_pool_pop(struct pol_core *c);
 /* envelope.c */
 void pol_verdict_clear(struct pol_verdict *v);
 void pol_verdict_rule(struct pol_verdict *v, const struct pol_rules *r, uint32_t idx,
-		      enum pol_stage st);
+                      enum pol_stage st);
 void pol_verdict_tempfail_error(struct pol_verdict *v);
 /* message.c */
 int pol_tx_on_match(unsigned int id, unsigned long long from, unsigned long long to,
-		    unsigned int flags, void *ctx);
+                    unsigned int flags, void *ctx);
 void pol_tx_check_done(struct pol_tx *tx);
 
 static inline void pol_bit_set(uint64_t *w, uint32_t i)

@@ -61,9 +61,9 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#define POL_CONN_CARRY 8    /* connection-stage score/tag matches carried into transactions */
-#define POL_ERROR_MAX  512  /* struct pol_error message, including the NUL */
-#define POL_DONE       1    /* pol_tx_data(): the rest of the message cannot change the verdict */
+#define POL_CONN_CARRY 8   /* connection-stage score/tag matches carried into transactions */
+#define POL_ERROR_MAX  512 /* struct pol_error message, including the NUL */
+#define POL_DONE       1   /* pol_tx_data(): the rest of the message cannot change the verdict */
 #define POL_NONE       UINT32_MAX
 
 struct pol_rules;
@@ -72,25 +72,25 @@ struct pol_tx;
 
 /* What a verdict asks for. Rules also have "tag" and "score", which never decide alone. */
 enum pol_action {
-	POL_PASS = 0,	  /* no terminal rule, under the thresholds: go on / store normally */
-	POL_ACCEPT,	  /* an accept rule (allowlist) decided: go on / store normally */
-	POL_REJECT,	  /* refuse with a 5xx reply (code/enh/text) */
-	POL_TEMPFAIL,	  /* refuse with a 4xx reply (code/enh/text) */
-	POL_DISCARD,	  /* answer 250, store nothing */
-	POL_QUARANTINE,	  /* answer 250, store in the spool's quarantine area */
+	POL_PASS = 0,   /* no terminal rule, under the thresholds: go on / store normally */
+	POL_ACCEPT,     /* an accept rule (allowlist) decided: go on / store normally */
+	POL_REJECT,     /* refuse with a 5xx reply (code/enh/text) */
+	POL_TEMPFAIL,   /* refuse with a 4xx reply (code/enh/text) */
+	POL_DISCARD,    /* answer 250, store nothing */
+	POL_QUARANTINE, /* answer 250, store in the spool's quarantine area */
 };
 
 /* "pass", "accept", "reject", "tempfail", "discard", "quarantine" (for logs and the spool). */
 const char *pol_action_name(enum pol_action a);
 
 struct pol_verdict {
-	uint8_t action;	  /* enum pol_action */
-	uint8_t tagged;	  /* end of data: pol_tx_headers() has lines to add */
-	uint16_t code;	  /* 0: the usual success reply; else refuse with code/enh/text */
-	const char *enh;  /* enhanced status code ("5.7.1") when code != 0, else NULL */
-	const char *text; /* reply text when code != 0, else NULL */
-	const char *rule; /* id of the deciding rule; NULL when none (thresholds, no match) */
-	int32_t score;	  /* thousandths of a point, from the score rules walked */
+	uint8_t action;    /* enum pol_action */
+	uint8_t tagged;    /* end of data: pol_tx_headers() has lines to add */
+	uint16_t code;     /* 0: the usual success reply; else refuse with code/enh/text */
+	const char *enh;   /* enhanced status code ("5.7.1") when code != 0, else NULL */
+	const char *text;  /* reply text when code != 0, else NULL */
+	const char *rule;  /* id of the deciding rule; NULL when none (thresholds, no match) */
+	int32_t score;     /* thousandths of a point, from the score rules walked */
 	uint32_t nmatched; /* rules walked that matched (end of data), for logs */
 };
 
@@ -105,21 +105,21 @@ struct pol_load_opts {
 };
 
 enum pol_cache_status {
-	POL_CACHE_OFF = 0, /* no cache_dir */
-	POL_CACHE_HIT,	   /* databases loaded from the cache file */
-	POL_CACHE_MISS,	   /* compiled, cache file written */
-	POL_CACHE_REBUILT, /* cache file unreadable or corrupt: ignored, compiled, rewritten */
+	POL_CACHE_OFF = 0,    /* no cache_dir */
+	POL_CACHE_HIT,        /* databases loaded from the cache file */
+	POL_CACHE_MISS,       /* compiled, cache file written */
+	POL_CACHE_REBUILT,    /* cache file unreadable or corrupt: ignored, compiled, rewritten */
 	POL_CACHE_UNWRITABLE, /* compiled; the cache file could not be written (not fatal) */
 };
 
 struct pol_rules_info {
 	uint32_t nrules;
-	uint32_t ndb;		/* Hyperscan databases (one per field in use) */
-	uint8_t cache;		/* enum pol_cache_status */
-	char key[33];		/* hex hash of the compile input: the cache key */
-	size_t db_bytes;	/* total size of the databases */
-	size_t stream_bytes;	/* per-transaction body stream state */
-	double load_ms;		/* parse + compile or cache load */
+	uint32_t ndb;        /* Hyperscan databases (one per field in use) */
+	uint8_t cache;       /* enum pol_cache_status */
+	char key[33];        /* hex hash of the compile input: the cache key */
+	size_t db_bytes;     /* total size of the databases */
+	size_t stream_bytes; /* per-transaction body stream state */
+	double load_ms;      /* parse + compile or cache load */
 };
 
 /*
@@ -128,11 +128,11 @@ struct pol_rules_info {
  * with err->msg naming the file, the line and the problem. *out holds one reference.
  */
 int pol_rules_load(const char *path, const struct pol_load_opts *opt, struct pol_rules **out,
-		   struct pol_error *err);
+                   struct pol_error *err);
 /* The same from a buffer; name is used in messages. */
 int pol_rules_load_mem(const char *name, const char *text, size_t len,
-		       const struct pol_load_opts *opt, struct pol_rules **out,
-		       struct pol_error *err);
+                       const struct pol_load_opts *opt, struct pol_rules **out,
+                       struct pol_error *err);
 struct pol_rules *pol_rules_get(struct pol_rules *r);
 /* Drop a reference; the last one frees the rule set (on whichever thread drops it). */
 void pol_rules_put(struct pol_rules *r);
@@ -162,7 +162,7 @@ static inline int pol_mailbox_pending(struct pol_mailbox *mb)
  * error says why. Any thread, one reload at a time.
  */
 int pol_reload(const char *path, const struct pol_load_opts *opt, struct pol_mailbox *mbs,
-	       unsigned nmb, struct pol_rules **current, struct pol_error *err);
+               unsigned nmb, struct pol_rules **current, struct pol_error *err);
 
 /* ---- Per core ---- */
 
@@ -174,7 +174,7 @@ void pol_core_config_defaults(struct pol_core_config *cfg);
 
 /* Allocate the core's context for rules (takes its own reference). 0 or -ENOMEM/-EINVAL. */
 int pol_core_create(struct pol_core **out, struct pol_rules *rules,
-		    const struct pol_core_config *cfg);
+                    const struct pol_core_config *cfg);
 /* Every transaction must have been released. Drops the core's references. */
 void pol_core_destroy(struct pol_core *c);
 
@@ -193,19 +193,19 @@ const struct pol_rules *pol_core_rules(const struct pol_core *c);
 
 /* Per-core counters; sum them across cores to report. */
 struct pol_stats {
-	uint64_t values;	   /* envelope values evaluated */
-	uint64_t tx;		   /* transactions begun */
-	uint64_t tx_busy;	   /* MAIL refused because the pool was empty */
-	uint64_t header_fields;	   /* header fields scanned */
+	uint64_t values;           /* envelope values evaluated */
+	uint64_t tx;               /* transactions begun */
+	uint64_t tx_busy;          /* MAIL refused because the pool was empty */
+	uint64_t header_fields;    /* header fields scanned */
 	uint64_t header_truncated; /* of which longer than header_max */
-	uint64_t body_bytes;	   /* body bytes scanned in streaming mode */
-	uint64_t scan_bytes;	   /* every byte handed to Hyperscan */
-	uint64_t scan_calls;	   /* Hyperscan scan calls */
-	uint64_t matches;	   /* match callbacks */
-	uint64_t skipped_bytes;	   /* message bytes not scanned: verdict already fixed */
-	uint64_t hs_errors;	   /* unexpected Hyperscan errors (the verdict became tempfail) */
-	uint64_t swaps;		   /* rule sets taken over */
-	uint64_t pool_lost;	   /* pool entries lost to allocation failures after a swap */
+	uint64_t body_bytes;       /* body bytes scanned in streaming mode */
+	uint64_t scan_bytes;       /* every byte handed to Hyperscan */
+	uint64_t scan_calls;       /* Hyperscan scan calls */
+	uint64_t matches;          /* match callbacks */
+	uint64_t skipped_bytes;    /* message bytes not scanned: verdict already fixed */
+	uint64_t hs_errors;        /* unexpected Hyperscan errors (the verdict became tempfail) */
+	uint64_t swaps;            /* rule sets taken over */
+	uint64_t pool_lost;        /* pool entries lost to allocation failures after a swap */
 	uint64_t carry_overflow;   /* connection-stage matches beyond POL_CONN_CARRY */
 };
 
@@ -213,37 +213,38 @@ const struct pol_stats *pol_core_stats(const struct pol_core *c);
 
 /* ---- Per connection ---- */
 
-/* Embedder-owned, zero-initialised; about 48 bytes. Opaque: only pol_conn_* touch it. */
+/* Embedder-owned, zero-initialised; 56 bytes. Opaque: only pol_conn_* touch it. */
 struct pol_conn {
-	uint64_t rules_key;		/* rule set the fields below refer to; 0: none yet */
-	uint32_t best;			/* terminal rule of the connection stage, or POL_NONE */
+	uint64_t rules_key; /* rule set the fields below refer to; 0: none yet */
+	uint32_t best;      /* terminal rule of the connection stage, or POL_NONE */
 	uint32_t client_best;
 	uint32_t carry[POL_CONN_CARRY]; /* score/tag rules matched by client and HELO */
 	uint8_t ncarry;
-	uint8_t nclient;		/* carry[0..nclient) came from the client address */
-	uint8_t refused;		/* the client address was refused: 1 reject, 2 tempfail */
+	uint8_t nclient; /* carry[0..nclient) came from the client address */
+	uint8_t refused; /* the client address was refused: 1 reject, 2 tempfail */
 	uint8_t pad;
 };
 
 /* At connect: the client address (AF_INET or AF_INET6) as text, "192.0.2.1" / "2001:db8::1". */
 int pol_conn_client(struct pol_core *c, struct pol_conn *conn, const struct sockaddr *sa,
-		    struct pol_verdict *v);
+                    struct pol_verdict *v);
 /* At each HELO/EHLO (a new one replaces the previous name's matches). */
 int pol_conn_helo(struct pol_core *c, struct pol_conn *conn, const char *name, size_t len,
-		  struct pol_verdict *v);
+                  struct pol_verdict *v);
 
 /* ---- Per transaction ---- */
 
 /*
- * At MAIL FROM (reverse-path without <>, "" for the null sender). On v.code == 0 *txp is a
- * transaction to use and release; otherwise *txp is NULL and MAIL is refused with v. Returns
- * 0, or -EBUSY when the pool is empty (v then holds 451 4.3.2).
+ * At MAIL FROM (reverse-path without <>, "" for the null sender). conn may be NULL (no
+ * connection stage). On v.code == 0 *txp is a transaction to use and release; otherwise
+ * *txp is NULL and MAIL is refused with v. Returns 0, -EBUSY when the pool is empty (v then
+ * holds 451 4.3.2), or -EIO on a Hyperscan error (v holds 451 4.3.0).
  */
 int pol_tx_begin(struct pol_core *c, const struct pol_conn *conn, const char *mail, size_t len,
-		 struct pol_tx **txp, struct pol_verdict *v);
+                 struct pol_tx **txp, struct pol_verdict *v);
 /* At each RCPT TO (forward-path without <>). v.code != 0 refuses this recipient only. */
 int pol_tx_rcpt(struct pol_core *c, struct pol_tx *tx, const char *rcpt, size_t len,
-		struct pol_verdict *v);
+                struct pol_verdict *v);
 /*
  * A span of the message (header section and body, unstuffed, as the engine emits it), in
  * order, split anywhere. Returns 0, or POL_DONE when the rest cannot change the verdict (the

@@ -18,30 +18,30 @@
 #include "tests/policy/tpol.h"
 
 static const char rules_text[] =
-	"# every field, every action\n"
-	"set reject_score 10\n"
-	"set tag_score 5\n"
-	"rule c-acc   client  /^192\\.0\\.2\\.1$/      accept\n"
-	"rule c-rej   client  /^198\\.51\\.100\\./     reject 554 5.7.1 \"You are blocked\"\n"
-	"rule c-tmp   client  \"203.0.113.7\"          tempfail\n"
-	"rule c-v6    client  /^2001:db8::bad$/        reject\n"
-	"rule h-rej   helo    /^localhost$/i           reject 550 5.7.1 \"Bad HELO\"\n"
-	"rule h-tag   helo    /\\.dynamic\\./          tag\n"
-	"rule m-rej   mail    /@spam\\.example$/       reject\n"
-	"rule m-tmp   mail    /@slow\\.example$/       tempfail 451 4.7.1 \"Greylisted\"\n"
-	"rule m-null  mail    /^$/                     score 1\n"
-	"rule r-rej   rcpt    /^nobody@/               reject 550 5.1.1 \"No such user\"\n"
-	"rule r-disc  rcpt    /^blackhole@/            discard\n"
-	"rule s-q     subject \"quarantine me\"i        quarantine\n"
-	"rule x-tag   header:X-Mailer /BulkMail/       tag \"X-Bulk: yes\"\n"
-	"rule any-sc  header  /^Received: from evil/   score 3\n"
-	"rule b-rej   body    /buy\\s+now/i            reject\n"
-	"rule b-sc1   body    \"cheap\"                score 2.5\n"
-	"rule b-sc2   body    \"pills\"                score 3\n"
-	"rule b-sc3   body    \"viagra\"               score 1.5\n"
-	"rule b-tmp   body    \"TEMPFAILME\"           tempfail\n"
-	"rule b-lit   body    \"a.b*c\"                tag\n"
-	"rule m-acc   mail    /@friend\\.example$/     accept\n";
+    "# every field, every action\n"
+    "set reject_score 10\n"
+    "set tag_score 5\n"
+    "rule c-acc   client  /^192\\.0\\.2\\.1$/      accept\n"
+    "rule c-rej   client  /^198\\.51\\.100\\./     reject 554 5.7.1 \"You are blocked\"\n"
+    "rule c-tmp   client  \"203.0.113.7\"          tempfail\n"
+    "rule c-v6    client  /^2001:db8::bad$/        reject\n"
+    "rule h-rej   helo    /^localhost$/i           reject 550 5.7.1 \"Bad HELO\"\n"
+    "rule h-tag   helo    /\\.dynamic\\./          tag\n"
+    "rule m-rej   mail    /@spam\\.example$/       reject\n"
+    "rule m-tmp   mail    /@slow\\.example$/       tempfail 451 4.7.1 \"Greylisted\"\n"
+    "rule m-null  mail    /^$/                     score 1\n"
+    "rule r-rej   rcpt    /^nobody@/               reject 550 5.1.1 \"No such user\"\n"
+    "rule r-disc  rcpt    /^blackhole@/            discard\n"
+    "rule s-q     subject \"quarantine me\"i        quarantine\n"
+    "rule x-tag   header:X-Mailer /BulkMail/       tag \"X-Bulk: yes\"\n"
+    "rule any-sc  header  /^Received: from evil/   score 3\n"
+    "rule b-rej   body    /buy\\s+now/i            reject\n"
+    "rule b-sc1   body    \"cheap\"                score 2.5\n"
+    "rule b-sc2   body    \"pills\"                score 3\n"
+    "rule b-sc3   body    \"viagra\"               score 1.5\n"
+    "rule b-tmp   body    \"TEMPFAILME\"           tempfail\n"
+    "rule b-lit   body    \"a.b*c\"                tag\n"
+    "rule m-acc   mail    /@friend\\.example$/     accept\n";
 
 static struct pol_core *core;
 
@@ -62,7 +62,7 @@ static void test_client(void)
 	a = tp_addr("198.51.100.5");
 	pol_conn_client(core, &conn, (struct sockaddr *)&a, &v);
 	CHECK(v.action == POL_REJECT && v.code == 554 && streq(v.enh, "5.7.1") &&
-		      streq(v.text, "You are blocked") && streq(v.rule, "c-rej"),
+	          streq(v.text, "You are blocked") && streq(v.rule, "c-rej"),
 	      "client reject with its own reply: %u %s", v.code, v.text ? v.text : "-");
 	{
 		struct pol_tx *tx;
@@ -108,7 +108,7 @@ static void test_helo(void)
 	pol_tx_end(core, tx, &v);
 	CHECK(v.action == POL_PASS && v.tagged, "the HELO tag is carried to the message");
 	CHECK(pol_tx_headers(tx, hdr, sizeof(hdr)) > 0 &&
-		      !strcmp(hdr, "X-Sluice-Policy: h-tag\r\n"),
+	          !strcmp(hdr, "X-Sluice-Policy: h-tag\r\n"),
 	      "policy header: '%s'", hdr);
 	pol_tx_release(core, tx);
 	/* a new HELO replaces the previous one's matches */
@@ -127,7 +127,7 @@ static void test_mail_rcpt(void)
 
 	pol_tx_begin(core, NULL, "x@spam.example", 14, &tx, &v);
 	CHECK(!tx && v.action == POL_REJECT && v.code == 550 && streq(v.enh, "5.7.1") &&
-		      streq(v.rule, "m-rej"),
+	          streq(v.rule, "m-rej"),
 	      "MAIL reject, default reply %u", v.code);
 	pol_tx_begin(core, NULL, "x@slow.example", 14, &tx, &v);
 	CHECK(!tx && v.action == POL_TEMPFAIL && v.code == 451 && streq(v.text, "Greylisted"),
@@ -138,7 +138,7 @@ static void test_mail_rcpt(void)
 		return;
 	pol_tx_rcpt(core, tx, "nobody@example.net", 18, &v);
 	CHECK(v.action == POL_REJECT && v.code == 550 && streq(v.enh, "5.1.1") &&
-		      streq(v.text, "No such user"),
+	          streq(v.text, "No such user"),
 	      "RCPT reject");
 	pol_tx_rcpt(core, tx, "ok@example.net", 14, &v);
 	CHECK(v.code == 0 && v.action == POL_PASS, "RCPT pass");
@@ -177,23 +177,25 @@ static void test_content(void)
 	struct pol_verdict v;
 	char hdr[1024];
 
-	v = run("a@example.org", "Subject: Please QUARANTINE ME now\r\n\r\nhi\r\n", hdr, sizeof(hdr));
-	CHECK(v.action == POL_QUARANTINE && v.code == 0 && streq(v.rule, "s-q"), "Subject quarantine");
+	v = run("a@example.org", "Subject: Please QUARANTINE ME now\r\n\r\nhi\r\n", hdr,
+	        sizeof(hdr));
+	CHECK(v.action == POL_QUARANTINE && v.code == 0 && streq(v.rule, "s-q"),
+	      "Subject quarantine");
 	v = run("a@example.org", "x-mailer: BulkMail 2.0\r\n\r\nhi\r\n", hdr, sizeof(hdr));
 	CHECK(v.action == POL_PASS && v.tagged && !strcmp(hdr, "X-Bulk: yes\r\n"),
 	      "named header (case-insensitive name), tag with a header line: '%s'", hdr);
 	v = run("a@example.org", "Received: from evil.example\r\nSubject: x\r\n\r\ncheap\r\n", hdr,
-		sizeof(hdr));
+	        sizeof(hdr));
 	CHECK(v.action == POL_PASS && v.score == 5500 && v.tagged &&
-		      !strcmp(hdr, "X-Sluice-Spam: yes\r\nX-Sluice-Score: 5.5\r\n"),
+	          !strcmp(hdr, "X-Sluice-Spam: yes\r\nX-Sluice-Score: 5.5\r\n"),
 	      "any-header score + body score reach tag_score: score %d '%s'", v.score, hdr);
 	v = run("", "Received: from evil\r\n\r\ncheap pills, viagra\r\n", hdr, sizeof(hdr));
 	CHECK(v.action == POL_REJECT && v.code == 550 && v.score == 11000 && !v.rule &&
-		      streq(v.text, "Message rejected as spam"),
+	          streq(v.text, "Message rejected as spam"),
 	      "reject_score reached: %d", v.score);
 	v = run("a@example.org", "Subject: x\r\n\r\nBUY \t NOW\r\n", NULL, 0);
-	CHECK(v.action == POL_REJECT && v.code == 550 && streq(v.text, "Message rejected by policy") &&
-		      streq(v.rule, "b-rej"),
+	CHECK(v.action == POL_REJECT && v.code == 550 &&
+	          streq(v.text, "Message rejected by policy") && streq(v.rule, "b-rej"),
 	      "body reject, end-of-data default");
 	v = run("a@example.org", "Subject: x\r\n\r\nTEMPFAILME\r\n", NULL, 0);
 	CHECK(v.action == POL_TEMPFAIL && v.code == 451 && streq(v.enh, "4.7.1"), "body tempfail");
@@ -202,7 +204,8 @@ static void test_content(void)
 	v = run("a@example.org", "Subject: clean\r\n\r\naxb*c a.bbc\r\n", NULL, 0);
 	CHECK(v.action == POL_PASS && !v.tagged, "a literal is not a regex");
 	v = run("a@example.org", "Subject: clean\r\n\r\nx a.b*c y\r\n", hdr, sizeof(hdr));
-	CHECK(v.tagged && !strcmp(hdr, "X-Sluice-Policy: b-lit\r\n"), "literal with metacharacters");
+	CHECK(v.tagged && !strcmp(hdr, "X-Sluice-Policy: b-lit\r\n"),
+	      "literal with metacharacters");
 	/* accept at MAIL comes after b-rej in the file: b-rej still decides */
 	v = run("me@friend.example", "Subject: x\r\n\r\nbuy now\r\n", NULL, 0);
 	CHECK(v.action == POL_REJECT && streq(v.rule, "b-rej"), "file order: earlier reject wins");
@@ -213,9 +216,9 @@ static void test_content(void)
 static void test_order(void)
 {
 	struct pol_rules *r = tp_load("rule early-tag body \"x\" tag\n"
-				      "rule vip mail /@vip\\.example$/ accept\n"
-				      "rule late-tag body \"x\" tag\n"
-				      "rule bad body \"buy now\" reject\n");
+	                              "rule vip mail /@vip\\.example$/ accept\n"
+	                              "rule late-tag body \"x\" tag\n"
+	                              "rule bad body \"buy now\" reject\n");
 	struct pol_core *c = tp_core(r, 4);
 	struct pol_verdict v;
 	struct pol_tx *tx;
@@ -236,7 +239,7 @@ static void test_order(void)
 	pol_tx_data(c, tx, "Subject: x\r\n\r\nx\r\n", 17);
 	pol_tx_end(c, tx, &v);
 	CHECK(v.tagged && pol_tx_headers(tx, buf, sizeof(buf)) > 0 &&
-		      !strcmp(buf, "X-Sluice-Policy: early-tag, late-tag\r\n"),
+	          !strcmp(buf, "X-Sluice-Policy: early-tag, late-tag\r\n"),
 	      "both tags without a terminal rule: '%s'", buf);
 	CHECK(pol_tx_rule_ids(tx, buf, sizeof(buf)) > 0 && !strcmp(buf, "early-tag,late-tag"),
 	      "rule ids: '%s'", buf);
@@ -250,7 +253,8 @@ static void test_order(void)
 	pol_tx_begin(c, NULL, "boss@vip.example", 16, &tx, &v);
 	pol_tx_data(c, tx, "Subject: x\r\n\r\nx\r\n", 17);
 	pol_tx_end(c, tx, &v);
-	CHECK(pol_tx_headers(tx, buf, sizeof(buf)) > 0 && !strcmp(buf, "X-Sluice-Policy: early-tag\r\n"),
+	CHECK(pol_tx_headers(tx, buf, sizeof(buf)) > 0 &&
+	          !strcmp(buf, "X-Sluice-Policy: early-tag\r\n"),
 	      "a tag after the deciding accept is not added: '%s'", buf);
 	CHECK(pol_tx_rule_ids(tx, buf, sizeof(buf)) > 0 && !strcmp(buf, "early-tag,vip"),
 	      "rule ids stop at the deciding rule: '%s'", buf);
@@ -263,7 +267,7 @@ static void test_order(void)
 	for (int i = 0; i < 5; i++)
 		rc = pol_tx_begin(c, NULL, "a@b", 3, &t[i], &v);
 	CHECK(rc == -EBUSY && !t[4] && v.code == 451 && streq(v.enh, "4.3.2") &&
-		      pol_core_stats(c)->tx_busy == 1,
+	          pol_core_stats(c)->tx_busy == 1,
 	      "pool of 4: the fifth MAIL gets 451 4.3.2");
 	for (int i = 0; i < 4; i++)
 		pol_tx_release(c, t[i]);
@@ -277,8 +281,8 @@ static void test_order(void)
 static void test_allowlist_first(void)
 {
 	struct pol_rules *r = tp_load("rule vip mail /@vip\\.example$/ accept\n"
-				      "rule bad body \"buy now\" reject\n"
-				      "rule hdr subject /./ tag\n");
+	                              "rule bad body \"buy now\" reject\n"
+	                              "rule hdr subject /./ tag\n");
 	struct pol_core *c = tp_core(r, 2);
 	struct pol_verdict v;
 	struct pol_tx *tx;
@@ -305,7 +309,7 @@ static void test_no_content_rules(void)
 
 	pol_tx_begin(c, NULL, "a@y.example", 11, &tx, &v);
 	CHECK(pol_tx_data(c, tx, "Subject: x\r\n\r\nbody\r\n", 20) == POL_DONE &&
-		      pol_core_stats(c)->scan_calls == 1,
+	          pol_core_stats(c)->scan_calls == 1,
 	      "no header or body rules: the message is not looked at");
 	pol_tx_end(c, tx, &v);
 	CHECK(v.action == POL_PASS && v.code == 0, "pass");

@@ -24,10 +24,10 @@
 static char dir[64];
 
 static const char text[] = "rule s subject /cheap\\s+meds/i reject\n"
-			   "rule h header:X-Mailer \"bulk\" tag\n"
-			   "rule m mail /@spam\\.example$/ reject\n"
-			   "rule b body /(buy|order)\\s+now/i reject\n"
-			   "rule l body \"unsubscribe\" score 2\n";
+                           "rule h header:X-Mailer \"bulk\" tag\n"
+                           "rule m mail /@spam\\.example$/ reject\n"
+                           "rule b body /(buy|order)\\s+now/i reject\n"
+                           "rule l body \"unsubscribe\" score 2\n";
 
 static struct pol_rules *load(const char *t, const char *cache_dir, struct pol_rules_info *info)
 {
@@ -47,10 +47,10 @@ static struct pol_rules *load(const char *t, const char *cache_dir, struct pol_r
 static void fingerprint(struct pol_rules *r, char *out, size_t cap)
 {
 	static const char *const msgs[] = {
-		"Subject: Cheap   MEDS\r\n\r\nx\r\n",
-		"X-Mailer: bulk 1.0\r\n\r\nplease unsubscribe\r\n",
-		"Subject: hi\r\n\r\nOrder\r\n now\r\n",
-		"Subject: hi\r\n\r\nnothing\r\n",
+	    "Subject: Cheap   MEDS\r\n\r\nx\r\n",
+	    "X-Mailer: bulk 1.0\r\n\r\nplease unsubscribe\r\n",
+	    "Subject: hi\r\n\r\nOrder\r\n now\r\n",
+	    "Subject: hi\r\n\r\nnothing\r\n",
 	};
 	struct pol_core *c = tp_core(r, 1);
 	size_t n = 0;
@@ -61,7 +61,7 @@ static void fingerprint(struct pol_rules *r, char *out, size_t cap)
 
 		tp_run(c, "a@example.org", msgs[i], strlen(msgs[i]), NULL, 0, &v, ids, sizeof(ids));
 		n += (size_t)snprintf(out + n, cap - n, "%s/%u/%s;", pol_action_name(v.action),
-				      v.code, ids);
+		                      v.code, ids);
 	}
 	pol_core_destroy(c);
 }
@@ -188,14 +188,14 @@ static void other_set(const char *p, off_t n)
 static void test_key(void)
 {
 	static const char *const same[] = {
-		"# a comment\nrule s subject /cheap\\s+meds/i reject 550 5.7.1 \"Other text\"\n",
-		"rule s   subject  /cheap\\s+meds/i   reject\n\n",
+	    "# a comment\nrule s subject /cheap\\s+meds/i reject 550 5.7.1 \"Other text\"\n",
+	    "rule s   subject  /cheap\\s+meds/i   reject\n\n",
 	};
 	static const char *const differ[] = {
-		"rule s subject /cheap\\s+meds/ reject\n",
-		"rule s subject /cheap\\s*meds/i reject\n",
-		"rule s body /cheap\\s+meds/i reject\n",
-		"rule t body \"x\" tag\nrule s subject /cheap\\s+meds/i reject\n",
+	    "rule s subject /cheap\\s+meds/ reject\n",
+	    "rule s subject /cheap\\s*meds/i reject\n",
+	    "rule s body /cheap\\s+meds/i reject\n",
+	    "rule t body \"x\" tag\nrule s subject /cheap\\s+meds/i reject\n",
 	};
 	struct pol_rules_info base, info;
 	struct pol_rules *r = load("rule s subject /cheap\\s+meds/i reject\n", NULL, &base);
@@ -219,7 +219,8 @@ static void test_dirs(void)
 
 	snprintf(sub, sizeof(sub), "%s/new-sub", dir);
 	r = load(text, sub, &info);
-	CHECK(info.cache == POL_CACHE_MISS && access(sub, F_OK) == 0, "a missing directory is made");
+	CHECK(info.cache == POL_CACHE_MISS && access(sub, F_OK) == 0,
+	      "a missing directory is made");
 	pol_rules_put(r);
 	snprintf(file, sizeof(file), "%s/plain-file", dir);
 	fclose(fopen(file, "w"));

@@ -16,25 +16,24 @@
  */
 #include "tests/policy/tpol.h"
 
-static const char rules_text[] =
-	"set header_max 1000\n"
-	"rule fold subject /^part one part two\\tpart three$/ tag\n"
-	"rule across subject /buy now/i tag\n"
-	"rule line header /^Subject: part one part two/ tag\n"
-	"rule empty subject /^$/ tag\n"
-	"rule wsp header:X-Space /^spaced$/ tag\n"
-	"rule second header:Received /from second/ tag\n"
-	"rule case header:x-mixed-case /^yes$/ tag\n"
-	"rule any-body body /not a header/ tag\n"
-	"rule hdr-in-body header /^After: bogus/ tag\n"
-	"rule body-after body /After: bogus/ tag\n"
-	"rule cr-val subject /^a\\rb$/ tag\n"
-	"rule last header:X-Last /^end$/ tag\n"
-	"rule cont body /^ leading continuation/ tag\n"
-	"rule long-early header:X-Long /EARLY/ tag\n"
-	"rule long-late header:X-Long /LATE/ tag\n"
-	"rule bodyword body \"bodyword\" tag\n"
-	"rule crstart body /^\\rX: y/ tag\n";
+static const char rules_text[] = "set header_max 1000\n"
+                                 "rule fold subject /^part one part two\\tpart three$/ tag\n"
+                                 "rule across subject /buy now/i tag\n"
+                                 "rule line header /^Subject: part one part two/ tag\n"
+                                 "rule empty subject /^$/ tag\n"
+                                 "rule wsp header:X-Space /^spaced$/ tag\n"
+                                 "rule second header:Received /from second/ tag\n"
+                                 "rule case header:x-mixed-case /^yes$/ tag\n"
+                                 "rule any-body body /not a header/ tag\n"
+                                 "rule hdr-in-body header /^After: bogus/ tag\n"
+                                 "rule body-after body /After: bogus/ tag\n"
+                                 "rule cr-val subject /^a\\rb$/ tag\n"
+                                 "rule last header:X-Last /^end$/ tag\n"
+                                 "rule cont body /^ leading continuation/ tag\n"
+                                 "rule long-early header:X-Long /EARLY/ tag\n"
+                                 "rule long-late header:X-Long /LATE/ tag\n"
+                                 "rule bodyword body \"bodyword\" tag\n"
+                                 "rule crstart body /^\\rX: y/ tag\n";
 
 struct hcase {
 	const char *msg;
@@ -42,29 +41,28 @@ struct hcase {
 };
 
 static const struct hcase cases[] = {
-	{"Subject: part one\r\n part two\r\n\tpart three\r\n\r\nbodyword\r\n",
-	 "fold,line,bodyword"},
-	{"Subject: part one\n part two\n\tpart three\n\nbodyword\n", "fold,line,bodyword"},
-	{"From: x\r\nSubject: please BUY\r\n NOW\r\n\r\n", "across"},
-	{"Subject:\r\n\r\nx\r\n", "empty"},
-	{"Subject:   \r\n\r\nx\r\n", "empty"},
-	{"X-Space \t: spaced\r\n\r\n", "wsp"},
-	{"Received: from first\r\nReceived: from second\r\n\r\n", "second"},
-	{"X-MIXED-CASE: yes\r\n\r\n", "case"},
-	{"From: x\r\nthis is not a header\r\nAfter: bogus\r\n\r\n", "any-body,body-after"},
-	{"From: x\r\n\r\nAfter: bogus\r\n", "body-after"},
-	{"Subject: a\rb\r\n\r\n", "cr-val"},
-	{"From: x\r\nX-Last: end", "last"},
-	{"From: x\r\nX-Last: end\r\n", "last"},
-	{" leading continuation\r\nSubject:\r\n\r\n", "cont"},
-	{"From: x\r\n\rX: y\r\n", "crstart"},
-	{"NoColonAtAll", ""},
-	{"Subject: bodyword\r\n\r\n", ""},
+    {"Subject: part one\r\n part two\r\n\tpart three\r\n\r\nbodyword\r\n", "fold,line,bodyword"},
+    {"Subject: part one\n part two\n\tpart three\n\nbodyword\n", "fold,line,bodyword"},
+    {"From: x\r\nSubject: please BUY\r\n NOW\r\n\r\n", "across"},
+    {"Subject:\r\n\r\nx\r\n", "empty"},
+    {"Subject:   \r\n\r\nx\r\n", "empty"},
+    {"X-Space \t: spaced\r\n\r\n", "wsp"},
+    {"Received: from first\r\nReceived: from second\r\n\r\n", "second"},
+    {"X-MIXED-CASE: yes\r\n\r\n", "case"},
+    {"From: x\r\nthis is not a header\r\nAfter: bogus\r\n\r\n", "any-body,body-after"},
+    {"From: x\r\n\r\nAfter: bogus\r\n", "body-after"},
+    {"Subject: a\rb\r\n\r\n", "cr-val"},
+    {"From: x\r\nX-Last: end", "last"},
+    {"From: x\r\nX-Last: end\r\n", "last"},
+    {" leading continuation\r\nSubject:\r\n\r\n", "cont"},
+    {"From: x\r\n\rX: y\r\n", "crstart"},
+    {"NoColonAtAll", ""},
+    {"Subject: bodyword\r\n\r\n", ""},
 };
 
 /* One transaction over msg in spans ending at cuts[]. */
-static void run(struct pol_core *c, const char *msg, size_t n, const size_t *cuts,
-		unsigned ncut, char *ids, size_t cap)
+static void run(struct pol_core *c, const char *msg, size_t n, const size_t *cuts, unsigned ncut,
+                char *ids, size_t cap)
 {
 	tp_run(c, "s@x", msg, n, cuts, ncut, &(struct pol_verdict){0}, ids, cap);
 }

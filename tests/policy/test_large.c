@@ -4,10 +4,10 @@
  *
  * Rules (all "tag", so the walk reports every match): 8,000 body literals, 400 body
  * regexes, 600 Subject literals, 300 regexes on any header line, 350 RCPT and 350 MAIL
- * regexes (the mix keeps the compile short under ASan). Every trigger is a distinct token that no other rule matches. Then 400 rules
- * picked at random are checked one by one: a message built to trigger exactly that rule
- * reports exactly that rule id; a message with two triggers (one in the body split across
- * spans) reports both; a clean message reports none.
+ * regexes (the mix keeps the compile short under ASan). Every trigger is a distinct token that no
+ * other rule matches. Then 400 rules picked at random are checked one by one: a message built to
+ * trigger exactly that rule reports exactly that rule id; a message with two triggers (one in the
+ * body split across spans) reports both; a clean message reports none.
  *
  * The seed is printed; SLUICE_SEED=<n> changes it. Last line "N passed, M failed".
  */
@@ -39,12 +39,24 @@ static char *make_rules(void)
 		const char *f;
 
 		switch (kind_of(i)) {
-		case K_BODY_LIT: f = "rule r%05u body \"zq%05uq\" tag\n"; break;
-		case K_BODY_RE: f = "rule r%05u body /rx%05u-[0-9]{3}x/ tag\n"; break;
-		case K_SUBJ: f = "rule r%05u subject \"SJ%05uJ\"i tag\n"; break;
-		case K_HDR: f = "rule r%05u header /^X-H%05u: [a-z]{3}/ tag\n"; break;
-		case K_RCPT: f = "rule r%05u rcpt /^u%05u@[a-z]+\\.example$/ tag\n"; break;
-		default: f = "rule r%05u mail /^s%05u@/ tag\n"; break;
+		case K_BODY_LIT:
+			f = "rule r%05u body \"zq%05uq\" tag\n";
+			break;
+		case K_BODY_RE:
+			f = "rule r%05u body /rx%05u-[0-9]{3}x/ tag\n";
+			break;
+		case K_SUBJ:
+			f = "rule r%05u subject \"SJ%05uJ\"i tag\n";
+			break;
+		case K_HDR:
+			f = "rule r%05u header /^X-H%05u: [a-z]{3}/ tag\n";
+			break;
+		case K_RCPT:
+			f = "rule r%05u rcpt /^u%05u@[a-z]+\\.example$/ tag\n";
+			break;
+		default:
+			f = "rule r%05u mail /^s%05u@/ tag\n";
+			break;
 		}
 		n += (size_t)snprintf(t + n, cap - n, f, i, i);
 	}
@@ -67,12 +79,24 @@ static void run_one(struct pol_core *c, int i, int j, char *ids, size_t cap)
 		if (trig[k] < 0)
 			continue;
 		switch (kind_of(x)) {
-		case K_BODY_LIT: sprintf(body + strlen(body), "see zq%05uq here\r\n", x); break;
-		case K_BODY_RE: sprintf(body + strlen(body), "see rx%05u-123x here\r\n", x); break;
-		case K_SUBJ: sprintf(hdr + strlen(hdr), "Subject: a sj%05uj b\r\n", x); break;
-		case K_HDR: sprintf(hdr + strlen(hdr), "X-H%05u: abc\r\n", x); break;
-		case K_RCPT: sprintf(rcpt, "u%05u@host.example", x); break;
-		default: sprintf(mail, "s%05u@example.org", x); break;
+		case K_BODY_LIT:
+			sprintf(body + strlen(body), "see zq%05uq here\r\n", x);
+			break;
+		case K_BODY_RE:
+			sprintf(body + strlen(body), "see rx%05u-123x here\r\n", x);
+			break;
+		case K_SUBJ:
+			sprintf(hdr + strlen(hdr), "Subject: a sj%05uj b\r\n", x);
+			break;
+		case K_HDR:
+			sprintf(hdr + strlen(hdr), "X-H%05u: abc\r\n", x);
+			break;
+		case K_RCPT:
+			sprintf(rcpt, "u%05u@host.example", x);
+			break;
+		default:
+			sprintf(mail, "s%05u@example.org", x);
+			break;
 		}
 	}
 	size_t n = (size_t)snprintf(msg, sizeof(msg), "%s\r\n%s", hdr, body);
@@ -117,7 +141,8 @@ int main(void)
 	CHECK(bad == 0, "400 random rules each matched alone: %u wrong", bad);
 	bad = 0;
 	for (unsigned k = 0; k < 200; k++) {
-		unsigned i = (unsigned)tp_below(&rng, 8000), j = 8000 + (unsigned)tp_below(&rng, 2000);
+		unsigned i = (unsigned)tp_below(&rng, 8000),
+		         j = 8000 + (unsigned)tp_below(&rng, 2000);
 
 		run_one(c, (int)i, (int)j, ids, sizeof(ids));
 		snprintf(want, sizeof(want), "r%05u,r%05u", i, j);

@@ -25,19 +25,18 @@
 
 #include "tests/policy/tpol.h"
 
-static const char rules_text[] =
-	"rule p1 body /(a|aa)+b/ tag\n"
-	"rule p2 body /(a+)+c/ tag\n"
-	"rule p3 body /a.*a.*a.*a.*a.*a.*b/s tag\n"
-	"rule p4 body /(x+x+)+y/ tag\n"
-	"rule p5 body /a{1,100}b/ tag\n"
-	"rule p6 body /(\\w+\\s?)+!/ tag\n"
-	"rule p7 body /a[^b]{0,200}a[^b]{0,200}z/ tag\n"
-	"rule p8 body /(.*a){12}q/s tag\n"
-	"rule lit body \"aaaa\" tag\n"
-	"rule h1 subject /(a|aa)+b/ tag\n"
-	"rule h2 header /^X-Path: (a+)+c/ tag\n"
-	"rule h3 header:X-Many /(x+x+)+y/ tag\n";
+static const char rules_text[] = "rule p1 body /(a|aa)+b/ tag\n"
+                                 "rule p2 body /(a+)+c/ tag\n"
+                                 "rule p3 body /a.*a.*a.*a.*a.*a.*b/s tag\n"
+                                 "rule p4 body /(x+x+)+y/ tag\n"
+                                 "rule p5 body /a{1,100}b/ tag\n"
+                                 "rule p6 body /(\\w+\\s?)+!/ tag\n"
+                                 "rule p7 body /a[^b]{0,200}a[^b]{0,200}z/ tag\n"
+                                 "rule p8 body /(.*a){12}q/s tag\n"
+                                 "rule lit body \"aaaa\" tag\n"
+                                 "rule h1 subject /(a|aa)+b/ tag\n"
+                                 "rule h2 header /^X-Path: (a+)+c/ tag\n"
+                                 "rule h3 header:X-Many /(x+x+)+y/ tag\n";
 
 #define SPAN 4096
 
@@ -60,7 +59,8 @@ static void perf_open(void)
 	a.exclude_hv = 1;
 	perf_fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, 0);
 	if (perf_fd < 0)
-		printf("no instruction counter here: linearity is checked by the engine's counts\n");
+		printf(
+		    "no instruction counter here: linearity is checked by the engine's counts\n");
 }
 
 static void perf_start(void)
@@ -128,8 +128,8 @@ static void check_body(struct pol_core *c, const char *name, const char *unit, u
 	struct work w1 = measure(c, m1, l1), w4 = measure(c, m4, l4);
 	uint64_t spans1 = (l1 + SPAN - 1) / SPAN, spans4 = (l4 + SPAN - 1) / SPAN;
 
-	CHECK(w1.body == n1 && w4.body == 4 * n1, "%s: each body byte scanned once (%" PRIu64
-	      ", %" PRIu64 ")", name, w1.body, w4.body);
+	CHECK(w1.body == n1 && w4.body == 4 * n1,
+	      "%s: each body byte scanned once (%" PRIu64 ", %" PRIu64 ")", name, w1.body, w4.body);
 	CHECK(w1.calls <= 2 * spans1 + 4 && w4.calls <= 2 * spans4 + 4,
 	      "%s: Hyperscan calls bounded by spans (%" PRIu64 ", %" PRIu64 ")", name, w1.calls,
 	      w4.calls);

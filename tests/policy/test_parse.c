@@ -22,46 +22,46 @@ struct bad {
 };
 
 static const struct bad bad_cases[] = {
-	{"frobnicate x\n", 1, "expected 'rule' or 'set'"},
-	{"# ok\n\nrule a body \"x\"\n", 3, "a rule is: rule ID FIELD PATTERN ACTION"},
-	{"rule a bdy \"x\" tag\n", 1, "unknown field bdy"},
-	{"rule a header: \"x\" tag\n", 1, "unknown field header:"},
-	{"rule a! body \"x\" tag\n", 1, "rule id a!"},
-	{"rule a body \"x\" tag\nrule b body \"y\" tag\nrule a body \"z\" tag\n", 3,
-	 "duplicate rule id 'a' (first defined at line 1)"},
-	{"rule a body \"x tag\n", 1, "unterminated string"},
-	{"rule a body /x tag\n", 1, "unterminated regex"},
-	{"rule a body \"\\q\" tag\n", 1, "unknown escape \\q"},
-	{"rule a body \"\\x4\" tag\n", 1, "\\x needs two hex digits"},
-	{"rule a body /x/z tag\n", 1, "unknown flag 'z' after a regex"},
-	{"rule a body \"x\"m tag\n", 1, "unknown flag 'm' after a literal"},
-	{"rule a body x tag\n", 1, "pattern must be /regex/flags or \"literal\""},
-	{"rule a body \"\" tag\n", 1, "empty pattern"},
-	{"rule a body \"x\" zap\n", 1, "unknown action zap"},
-	{"rule a body \"x\" accept now\n", 1, "unexpected now after the action"},
-	{"rule a body \"x\" reject 450\n", 1, "reply code '450' must be 5xx"},
-	{"rule a body \"x\" tempfail 550\n", 1, "reply code '550' must be 4xx"},
-	{"rule a body \"x\" reject 550 4.7.1\n", 1, "enhanced status code '4.7.1' must be 5.x.y"},
-	{"rule a body \"x\" reject 550 5.7.1 \"bad\\r\\ntext\"\n", 1, "reply text must be printable"},
-	{"rule a body \"x\" score\n", 1, "score needs a number"},
-	{"rule a body \"x\" score 1.2345\n", 1, "bad number '1.2345'"},
-	{"rule a body \"x\" score 2000000\n", 1, "bad number"},
-	{"rule a body \"x\" score 1.\n", 1, "bad number"},
-	{"rule a body \"x\" tag \"NoColon\"\n", 1, "the tag must be a quoted \"Name: value\""},
-	{"rule a body \"x\"\"y\" tag\n", 1, "expected a space after"},
-	{"set colour blue\n", 1, "unknown setting 'colour'"},
-	{"set tag_score 5\nset tag_score 6\n", 2, "'tag_score' is already set at line 1"},
-	{"set header_max 10\n", 1, "header_max must be 1000 to 1048576"},
-	{"set policy_header \"X: y\"\n", 1, "policy_header must be a header name"},
-	{"set reject_reply\n", 1, "a setting is: set KEY VALUE"},
-	{"rule a body \"x\" tag\x01\n", 1, "control character 0x01"},
-	/* compile errors: file, line, rule, pattern */
-	{"rule ok body /fine/ tag\nrule a body /(ab/ tag\n", 2,
-	 "rule 'a': cannot compile pattern /(ab/"},
-	{"\nrule br body /(a)\\1/ tag\n", 2, "rule 'br': cannot compile pattern /(a)\\1/"},
-	{"rule la body /foo(?=bar)/ tag\n", 1, "rule 'la': cannot compile pattern /foo(?=bar)/"},
-	{"rule lb subject /(?<!x)y/ tag\n", 1, "rule 'lb': cannot compile pattern /(?<!x)y/"},
-	{"rule e body /x*/ tag\n", 1, "rule 'e': cannot compile pattern /x*/"},
+    {"frobnicate x\n", 1, "expected 'rule' or 'set'"},
+    {"# ok\n\nrule a body \"x\"\n", 3, "a rule is: rule ID FIELD PATTERN ACTION"},
+    {"rule a bdy \"x\" tag\n", 1, "unknown field bdy"},
+    {"rule a header: \"x\" tag\n", 1, "unknown field header:"},
+    {"rule a! body \"x\" tag\n", 1, "rule id a!"},
+    {"rule a body \"x\" tag\nrule b body \"y\" tag\nrule a body \"z\" tag\n", 3,
+     "duplicate rule id 'a' (first defined at line 1)"},
+    {"rule a body \"x tag\n", 1, "unterminated string"},
+    {"rule a body /x tag\n", 1, "unterminated regex"},
+    {"rule a body \"\\q\" tag\n", 1, "unknown escape \\q"},
+    {"rule a body \"\\x4\" tag\n", 1, "\\x needs two hex digits"},
+    {"rule a body /x/z tag\n", 1, "unknown flag 'z' after a regex"},
+    {"rule a body \"x\"m tag\n", 1, "unknown flag 'm' after a literal"},
+    {"rule a body x tag\n", 1, "pattern must be /regex/flags or \"literal\""},
+    {"rule a body \"\" tag\n", 1, "empty pattern"},
+    {"rule a body \"x\" zap\n", 1, "unknown action zap"},
+    {"rule a body \"x\" accept now\n", 1, "unexpected now after the action"},
+    {"rule a body \"x\" reject 450\n", 1, "reply code '450' must be 5xx"},
+    {"rule a body \"x\" tempfail 550\n", 1, "reply code '550' must be 4xx"},
+    {"rule a body \"x\" reject 550 4.7.1\n", 1, "enhanced status code '4.7.1' must be 5.x.y"},
+    {"rule a body \"x\" reject 550 5.7.1 \"bad\\r\\ntext\"\n", 1, "reply text must be printable"},
+    {"rule a body \"x\" score\n", 1, "score needs a number"},
+    {"rule a body \"x\" score 1.2345\n", 1, "bad number '1.2345'"},
+    {"rule a body \"x\" score 2000000\n", 1, "bad number"},
+    {"rule a body \"x\" score 1.\n", 1, "bad number"},
+    {"rule a body \"x\" tag \"NoColon\"\n", 1, "the tag must be a quoted \"Name: value\""},
+    {"rule a body \"x\"\"y\" tag\n", 1, "expected a space after"},
+    {"set colour blue\n", 1, "unknown setting 'colour'"},
+    {"set tag_score 5\nset tag_score 6\n", 2, "'tag_score' is already set at line 1"},
+    {"set header_max 10\n", 1, "header_max must be 1000 to 1048576"},
+    {"set policy_header \"X: y\"\n", 1, "policy_header must be a header name"},
+    {"set reject_reply\n", 1, "a setting is: set KEY VALUE"},
+    {"rule a body \"x\" tag\x01\n", 1, "control character 0x01"},
+    /* compile errors: file, line, rule, pattern */
+    {"rule ok body /fine/ tag\nrule a body /(ab/ tag\n", 2,
+     "rule 'a': cannot compile pattern /(ab/"},
+    {"\nrule br body /(a)\\1/ tag\n", 2, "rule 'br': cannot compile pattern /(a)\\1/"},
+    {"rule la body /foo(?=bar)/ tag\n", 1, "rule 'la': cannot compile pattern /foo(?=bar)/"},
+    {"rule lb subject /(?<!x)y/ tag\n", 1, "rule 'lb': cannot compile pattern /(?<!x)y/"},
+    {"rule e body /x*/ tag\n", 1, "rule 'e': cannot compile pattern /x*/"},
 };
 
 static void test_bad(void)
@@ -83,27 +83,26 @@ static void test_bad(void)
 
 static void test_good(void)
 {
-	static const char text[] =
-		"# comment line\r\n"
-		"\r\n"
-		"   \t  # indented comment\n"
-		"set reject_score 12.5\n"
-		"set tag_score -0.5\n"
-		"set reject_reply 554 5.7.0 \"Go away\"\n"
-		"set tag_header \"X-Spam: yes\"\n"
-		"set policy_header X-Policy\n"
-		"set score_header X-Score\n"
-		"set header_max 2000\n"
-		"rule\tr1\tclient\t/^10\\./\taccept   # trailing comment\r\n"
-		"rule r2 helo /x/i reject\n"
-		"rule r3 mail /x/m tempfail 421\n"
-		"rule r4 rcpt /x/s discard\n"
-		"rule r5 header /x/u quarantine\n"
-		"rule r6 header:List-Id \"x\"i tag \"X-List: yes\"\n"
-		"rule r7 subject \"a\\\"b\\\\c\\x41\\t\" score -2.25\n"
-		"rule r8 body /\\/path\\// reject 550 5.7.1\n"
-		"rule r9 body \"\\r\\n.\\r\\n\" score +3\n"
-		"rule r10.x_y:z-w header:SUBJECT \"s\" tag\n";
+	static const char text[] = "# comment line\r\n"
+	                           "\r\n"
+	                           "   \t  # indented comment\n"
+	                           "set reject_score 12.5\n"
+	                           "set tag_score -0.5\n"
+	                           "set reject_reply 554 5.7.0 \"Go away\"\n"
+	                           "set tag_header \"X-Spam: yes\"\n"
+	                           "set policy_header X-Policy\n"
+	                           "set score_header X-Score\n"
+	                           "set header_max 2000\n"
+	                           "rule\tr1\tclient\t/^10\\./\taccept   # trailing comment\r\n"
+	                           "rule r2 helo /x/i reject\n"
+	                           "rule r3 mail /x/m tempfail 421\n"
+	                           "rule r4 rcpt /x/s discard\n"
+	                           "rule r5 header /x/u quarantine\n"
+	                           "rule r6 header:List-Id \"x\"i tag \"X-List: yes\"\n"
+	                           "rule r7 subject \"a\\\"b\\\\c\\x41\\t\" score -2.25\n"
+	                           "rule r8 body /\\/path\\// reject 550 5.7.1\n"
+	                           "rule r9 body \"\\r\\n.\\r\\n\" score +3\n"
+	                           "rule r10.x_y:z-w header:SUBJECT \"s\" tag\n";
 	struct pol_rules *r = NULL;
 	struct pol_error err = {{0}};
 	struct pol_rules_info info;

@@ -47,11 +47,11 @@ static const char *verdict_of(struct pol_core *c, const char *body, char *buf, s
 static void test_broken_keeps_old(void)
 {
 	static const char *const broken[] = {
-		"rule b1 body \"beta\" reject\nrule b2 body \"x\" frobnicate\n",
-		"rule b1 body \"beta\" reject\nrule b2 body /(unclosed/ tag\n",
+	    "rule b1 body \"beta\" reject\nrule b2 body \"x\" frobnicate\n",
+	    "rule b1 body \"beta\" reject\nrule b2 body /(unclosed/ tag\n",
 	};
 	static const char *const want[] = {":2: unknown action frobnicate",
-					   ":2: rule 'b2': cannot compile pattern /(unclosed/"};
+	                                   ":2: rule 'b2': cannot compile pattern /(unclosed/"};
 	struct pol_rules *cur;
 	struct pol_mailbox mb = {0};
 	struct pol_error err;
@@ -91,15 +91,16 @@ static void test_broken_keeps_old(void)
 	CHECK(pol_reload(path, NULL, &mb, 1, &cur, &err) == 0 && pol_mailbox_pending(&mb),
 	      "good file posted");
 	CHECK(!strcmp(verdict_of(c, "beta", buf, sizeof(buf)), ""), "not before the sync");
-	CHECK(pol_core_sync(c, &mb) == 1 && !pol_mailbox_pending(&mb) &&
-		      pol_core_rules(c) == cur && pol_core_stats(c)->swaps == 1,
+	CHECK(pol_core_sync(c, &mb) == 1 && !pol_mailbox_pending(&mb) && pol_core_rules(c) == cur &&
+	          pol_core_stats(c)->swaps == 1,
 	      "swapped at the safe point");
 	CHECK(!strcmp(verdict_of(c, "beta", buf, sizeof(buf)), "b1") &&
-		      !strcmp(verdict_of(c, "alpha", buf, sizeof(buf)), ""),
+	          !strcmp(verdict_of(c, "alpha", buf, sizeof(buf)), ""),
 	      "new transactions use the new rules");
 	pol_tx_data(c, old_tx, "Subject: x\r\n\r\nalpha beta\r\n", 26);
 	pol_tx_end(c, old_tx, &v);
-	CHECK(v.rule && !strcmp(v.rule, "a1"), "the transaction in flight finished on the old rules");
+	CHECK(v.rule && !strcmp(v.rule, "a1"),
+	      "the transaction in flight finished on the old rules");
 	pol_tx_release(c, old_tx); /* drops the old set */
 	CHECK(pol_core_sync(c, &mb) == 0, "nothing pending");
 	pol_core_destroy(c);
@@ -110,7 +111,8 @@ static void test_conn_carry(void)
 {
 	static const char text[] = "rule ct client /^192\\.0\\.2\\./ tag\nrule b body \"x\" tag\n";
 	struct pol_rules *a = tp_load(text), *same = tp_load(text);
-	struct pol_rules *other = tp_load("rule b body \"x\" tag\nrule ct client /^192\\.0\\.2\\./ tag\n");
+	struct pol_rules *other =
+	    tp_load("rule b body \"x\" tag\nrule ct client /^192\\.0\\.2\\./ tag\n");
 	struct pol_core *c = tp_core(a, 2);
 	struct sockaddr_storage sa = tp_addr("192.0.2.5");
 	struct pol_conn conn;
@@ -126,7 +128,7 @@ static void test_conn_carry(void)
 		pol_tx_rule_ids(tx, ids, sizeof(ids));
 		CHECK(!strcmp(ids, step ? "" : "ct"),
 		      step ? "a changed rule set drops the connection's matches: '%s'"
-			   : "an identical rule set keeps them: '%s'",
+		           : "an identical rule set keeps them: '%s'",
 		      ids);
 		pol_tx_release(c, tx);
 	}
@@ -182,7 +184,7 @@ static void *reload_thread(void *arg)
 
 	for (int i = 0; i < rl->rounds; i++) {
 		struct pol_rules *r = tp_load(i % 2 ? "rule y-gamma body \"gamma\" reject\n"
-						    : "rule x-gamma body \"gamma\" reject\n");
+		                                    : "rule x-gamma body \"gamma\" reject\n");
 
 		pol_mailbox_post(rl->mb, r);
 		pol_rules_put(r);

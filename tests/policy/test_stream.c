@@ -20,33 +20,32 @@
 #include "tests/common/guard.h"
 #include "tests/policy/tpol.h"
 
-static const char rules_text[] =
-	"rule h1 subject /^test$/ tag\n"
-	"rule neg body \"From: a@example\" tag\n"
-	"rule x body /first line\\r\\nthe needle/ tag\n"
-	"rule n1 body /needle is in\\s+the haystack/ tag\n"
-	"rule n2 body \"magic line\" tag\n"
-	"rule n3 body /^magic line\\r$/m tag\n"
-	"rule n4 body /the end\\r\\n$/ tag\n"
-	"rule n5 body /the haystack$/ tag\n"
-	"rule n6 body /HAYSTACK\\r\\nmagic/i tag\n";
+static const char rules_text[] = "rule h1 subject /^test$/ tag\n"
+                                 "rule neg body \"From: a@example\" tag\n"
+                                 "rule x body /first line\\r\\nthe needle/ tag\n"
+                                 "rule n1 body /needle is in\\s+the haystack/ tag\n"
+                                 "rule n2 body \"magic line\" tag\n"
+                                 "rule n3 body /^magic line\\r$/m tag\n"
+                                 "rule n4 body /the end\\r\\n$/ tag\n"
+                                 "rule n5 body /the haystack$/ tag\n"
+                                 "rule n6 body /HAYSTACK\\r\\nmagic/i tag\n";
 
 static const char msg[] = "From: a@example.org\r\n"
-			  "Subject: test\r\n"
-			  "\r\n"
-			  "first line\r\n"
-			  "the needle is in\r\n"
-			  "  the haystack\r\n"
-			  "magic line\r\n"
-			  "the end\r\n";
+                          "Subject: test\r\n"
+                          "\r\n"
+                          "first line\r\n"
+                          "the needle is in\r\n"
+                          "  the haystack\r\n"
+                          "magic line\r\n"
+                          "the end\r\n";
 
 static const char want[] = "h1,x,n1,n2,n3,n4,n6";
 
 static struct guard_buf guard;
 
 /* Feed msg[0..n) cut at cuts[], every span ending at the guard page. */
-static void run_cuts(struct pol_core *c, const char *m, size_t n, const size_t *cuts,
-		     unsigned ncut, char *ids, size_t cap)
+static void run_cuts(struct pol_core *c, const char *m, size_t n, const size_t *cuts, unsigned ncut,
+                     char *ids, size_t cap)
 {
 	struct pol_verdict v;
 	struct pol_tx *tx;
@@ -112,7 +111,7 @@ static void test_end_anchor(struct pol_core *c)
 	CHECK(!strcmp(ids, ""), "'the end' not at end of data: no n4: '%s'", ids);
 }
 
-#define NTOK	 40
+#define NTOK     40
 #define BODY_MAX (256 * 1024)
 
 static void test_differential(struct tp_rng *rng)
@@ -125,9 +124,9 @@ static void test_differential(struct tp_rng *rng)
 
 	for (unsigned t = 0; t < NTOK; t++) {
 		snprintf(tok[t], sizeof(tok[t]), "Tk%02u%c%c%c", t, (char)('a' + tp_below(rng, 26)),
-			 (char)('a' + tp_below(rng, 26)), (char)('a' + tp_below(rng, 26)));
-		off += (size_t)snprintf(text + off, sizeof(text) - off, "rule t%02u body \"%s\" tag\n",
-					t, tok[t]);
+		         (char)('a' + tp_below(rng, 26)), (char)('a' + tp_below(rng, 26)));
+		off += (size_t)snprintf(text + off, sizeof(text) - off,
+		                        "rule t%02u body \"%s\" tag\n", t, tok[t]);
 	}
 	struct pol_rules *r = tp_load(text);
 	struct pol_core *c = tp_core(r, 2);
@@ -150,7 +149,8 @@ static void test_differential(struct tp_rng *rng)
 			if (memmem(body + 14, n - 14, tok[t], strlen(tok[t]))) {
 				size_t l = strlen(want_ids);
 
-				snprintf(want_ids + l, sizeof(want_ids) - l, "%st%02u", l ? "," : "", t);
+				snprintf(want_ids + l, sizeof(want_ids) - l, "%st%02u",
+				         l ? "," : "", t);
 			}
 		}
 		for (size_t at = tp_below(rng, 4096); at < n; at += 1 + tp_below(rng, 4096))
@@ -191,9 +191,9 @@ static void test_reset_mid_body(struct pol_core *c)
 static void test_envelope_guard(void)
 {
 	struct pol_rules *r = tp_load("rule m mail /[a-f]{3}x@[0-9]+\\.example$/ reject\n"
-				      "rule lit rcpt \"bat\"i tag\n"
-				      "rule l2 rcpt \"cat\"i tag\n"
-				      "rule l3 rcpt \"mat\" tag\n");
+	                              "rule lit rcpt \"bat\"i tag\n"
+	                              "rule l2 rcpt \"cat\"i tag\n"
+	                              "rule l3 rcpt \"mat\" tag\n");
 	struct pol_core *c = tp_core(r, 1);
 	char val[700];
 	unsigned bad = 0;

@@ -65,8 +65,7 @@ static inline uint64_t tp_seed(void)
 }
 
 /* malloc or exit. */
-static __attribute__((noinline, unused, returns_nonnull)) void *
-tp_alloc(size_t n)
+static __attribute__((noinline, unused, returns_nonnull)) void *tp_alloc(size_t n)
 {
 	void *p = malloc(n);
 
@@ -127,7 +126,7 @@ static inline struct sockaddr_storage tp_addr(const char *text)
 
 /* Feed msg in the spans given by ascending cut points. */
 static inline void tp_feed_cuts(struct pol_core *c, struct pol_tx *tx, const char *msg, size_t n,
-				const size_t *cuts, unsigned ncut)
+                                const size_t *cuts, unsigned ncut)
 {
 	size_t at = 0;
 
@@ -145,8 +144,8 @@ static inline void tp_feed_cuts(struct pol_core *c, struct pol_tx *tx, const cha
  * action, or -1 if MAIL was refused.
  */
 static inline int tp_run(struct pol_core *c, const char *from, const char *msg, size_t n,
-			 const size_t *cuts, unsigned ncut, struct pol_verdict *v, char *ids,
-			 size_t idcap)
+                         const size_t *cuts, unsigned ncut, struct pol_verdict *v, char *ids,
+                         size_t idcap)
 {
 	struct pol_tx *tx;
 	int action;
