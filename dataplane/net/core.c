@@ -5,8 +5,8 @@
  * queue, fixed-size block pools and the Internet checksum.
  *
  * Public (net.h): net_config_defaults, net_core_create, net_core_destroy, net_poll, net_input,
- * net_flush, net_core_counters, net_core_conns, net_core_rx_bufs_used, net_core_tx_bufs_used,
- * net_conn_bytes, net_cksum_add, net_cksum_fold.
+ * net_flush, net_core_counters, net_core_conns, net_core_rx_bufs_used, net_core_rx_small_used,
+ * net_core_tx_bufs_used, net_conn_bytes, net_cksum_add, net_cksum_fold.
  * Internal (net_impl.h): net_pool_get/put, net_tx_alloc, net_tx_queue, net_tx_drain.
  *
  * Transmit: frames are queued in nc->txq and handed to the port in bursts of NET_BURST; a

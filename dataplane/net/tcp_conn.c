@@ -7,7 +7,7 @@
  * Internal (net_impl.h): tcp_table_init, tcp_table_free, tcp_lookup, tcp_conn_new,
  * tcp_conn_free, tcp_release, tcp_set_state, tcp_enter_time_wait, tcp_timer_set,
  * tcp_app_release, tcp_timer_clear, tcp_timers_run, tcp_flush_add, tcp_flush_run, tcp_deliver,
- * tcp_ts_now.
+ * tcp_ts_now, tcp_check.
  *
  * Timers: each connection has three deadlines (t_rexmit: RTO, SYN retransmission or persist;
  * t_delack; t_misc: TIME_WAIT or FIN_WAIT_2) and one wheel node set to the earliest armed one,

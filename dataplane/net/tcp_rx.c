@@ -4,14 +4,16 @@
  * advertised window, delayed ACKs and SACK blocks.
  *
  * Internal (net_impl.h): tcp_rcv_wnd, tcp_rcv_wnd_adv, tcp_data_input, tcp_sack_blocks,
- * tcp_rx_consume, tcp_rx_drop_all.
+ * tcp_rx_consume, tcp_rx_drop_all, tcp_rx_shrink.
  *
  * Buffer: one linear block of cfg.rx_buf_size bytes from the per-core pool, taken when the
  * first byte arrives and given back as soon as the application has consumed everything and no
  * out-of-order data is held; an idle connection holds none. In-order unconsumed bytes are
  * data[head, tail); a byte with sequence number s > rcv_nxt sits at tail + (s - rcv_nxt).
  * When a segment would not fit after the end, the held bytes move to the front (memmove of
- * what the application left, usually a partial line). The window is the free space
+ * what the application left, usually a partial line). A short tail with nothing out of order
+ * moves to a small block of nc->rxspool (tcp_rx_shrink) and back into a full buffer when
+ * the next segment arrives (rx_get). The window is the free space
  * cap - (tail - head): the right edge rcv_nxt + window never moves left, because it only
  * grows when the application consumes and rcv_nxt grows with every byte stored.
  *
