@@ -14,7 +14,8 @@
  * sessions inside a transaction when it ends; at shutdown_timeout every session still open is
  * ended with 421 (one whose commit is in flight still gets its answer); CLOSE_GRACE later the
  * remaining sockets are cut. The worker is done when no connection, commit or control
- * operation is left and the log is written.
+ * operation is left and the log is written, or at the latest GIVE_UP_MS after the cut (a
+ * spool that cannot flush: spool_writer_close() then settles what is left).
  */
 #include <errno.h>
 #include <sched.h>
@@ -31,6 +32,7 @@
 #include "dataplane/dp_worker.h"
 
 #define FORCE_GRACE_MS 2000
+#define GIVE_UP_MS     5000
 
 const uint64_t dp_hist_bounds_us[DP_HIST_BUCKETS] = {
     50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,
@@ -452,6 +454,8 @@ void dp_worker_tick(struct dp_worker *w)
 	if (w->nopen == 0 && w->commits == 0 && w->inflight_misc == 0 && !w->runq && !w->txq &&
 	    dp_log_idle(&w->log) && spool_writer_idle(w->spool))
 		w->done = 1;
+	else if (w->phase == 2 && w->now_ms >= w->force_deadline + GIVE_UP_MS)
+		w->done = 1; /* e.g. a spool that cannot flush: spool_writer_close() settles it */
 }
 
 uint64_t dp_worker_wait_ms(const struct dp_worker *w)
