@@ -134,64 +134,164 @@ static inline unsigned dscan_block(struct smtp_dscan *st, const struct dscan_mas
 typedef void (*dscan_load64_fn)(const char *q, struct dscan_masks *m);
 
 /*
- * The common case, kept in registers: whole 64-byte blocks inside lines whose only CR/LF are
- * real CRLFs (or, without normalisation, bare ones, which only set flags), with no dot at a line
- * start. A CR in a block's last byte is decided by peeking at the next byte (so the loop runs
- * while more than 64 bytes are left); if it starts a CRLF, its LF is bit 0 of the next block.
- * Stops at the first block that is not like that; returns the new position. State is BOL or MID
- * on entry; on exit also CR, when the loop stopped between the CR and the LF of a CRLF.
- * Line limits below 62 need the per-line check of dscan_block(), so they skip this loop.
+ * The fast loop's state between blocks; always_inline helpers keep it in registers. Offsets are
+ * signed: the open line may have begun in an earlier call (ls < 0).
  */
-static inline __attribute__((always_inline)) size_t
-dscan_fast(struct smtp_dscan *st, const char *p, size_t i, size_t n, dscan_load64_fn load64)
+struct dscan_fast {
+	int64_t ls;     /* offset in p of the first octet of the open line */
+	int64_t lim;    /* max_line, or a length no line reaches */
+	uint64_t cc;    /* 1: the byte before the block is a CR (its LF may be bit 0) */
+	uint64_t lc;    /* 1: the block begins a line (after a real CRLF, or state BOL) */
+	unsigned flags; /* enum dscan_flag, merged into st at the end */
+};
+
+/*
+ * The open line may pass the limit in the block at i (lf: its real LFs): it ends at the CR
+ * before the first real LF, or runs at least to bit 62 (bit 63 may be the CR of a CRLF; it is
+ * counted by the next block or by the exit of dscan_fast()).
+ */
+static inline void dscan_fast_long(struct dscan_fast *f, size_t i, uint64_t lf)
 {
-	uint64_t max = st->max_line, line = st->line_len, bol = st->state == DS_BOL;
-	uint64_t nmask = st->normalize ? ~0ull : 0, carry = 0;
-	unsigned flags = 0;
+	int64_t end = (int64_t)i + (lf ? (int64_t)dscan_ctz(lf) : 64) - 1;
+
+	if (end - f->ls > f->lim)
+		f->flags |= DSCAN_LONG_LINE;
+}
+
+/*
+ * Remove the stuffing dots at line starts (bits of dots) in the block at i, emitting the open
+ * span up to each. Only the plain case: no dot followed by a CR (a terminator, or a CR still to
+ * be decided), none in bit 63 (its next byte is in the next block), and room for every span
+ * with one to spare, so that the array never fills here. Returns nonzero, having changed
+ * nothing, when the block must go to dscan_block()/dscan_step() instead.
+ */
+static inline int dscan_fast_dots(struct dscan_run *r, size_t i, uint64_t dots, uint64_t cr)
+{
+	unsigned k = 0;
+	uint64_t t;
+
+	if (dots & (cr >> 1 | 1ull << 63))
+		return 1;
+	for (t = dots; t; t &= t - 1)
+		k++;
+	if (r->cap - r->nout <= k)
+		return 1;
+	for (t = dots; t; t &= t - 1) {
+		size_t d = i + dscan_ctz(t);
+
+		dscan_put(r, r->p + r->s, d - r->s);
+		r->s = d + 1;
+	}
+	return 0;
+}
+
+/*
+ * One 64-byte block at i with masks m. A CR must be followed by an LF and an LF preceded by a
+ * CR: with crs the bits that follow a CR, crs ^ lf is zero exactly then (a CR in bit 63 is
+ * checked by the next block through cc). Without normalisation bare CR/LF only set flags; then
+ * only the LFs that end a CRLF count. A dot at a line start is removed here when it is plain.
+ * Returns 0 when the block was handled, nonzero to stop before it.
+ */
+static inline __attribute__((always_inline)) int
+dscan_fast_block(struct dscan_run *r, struct dscan_fast *f, size_t i, const struct dscan_masks *m)
+{
+	uint64_t crs = m->cr << 1 | f->cc, lf = m->lf, bad = crs ^ lf;
+	uint64_t dots = m->dot & (lf << 1 | f->lc);
+
+	if (__builtin_expect((bad | dots) != 0, 0)) {
+		unsigned flags = 0;
+
+		if (bad) {
+			if (r->st->normalize)
+				return 1;
+			flags = (crs & ~lf ? DSCAN_BARE_CR : 0) | (lf & ~crs ? DSCAN_BARE_LF : 0);
+			lf &= crs;
+			dots = m->dot & (lf << 1 | f->lc);
+		}
+		/* flags only once the block is taken: it may hold a terminator */
+		if (dots && dscan_fast_dots(r, i, dots, m->cr))
+			return 1;
+		f->flags |= flags;
+	}
+	if (__builtin_expect((int64_t)i - f->ls > f->lim - 64, 0))
+		dscan_fast_long(f, i, lf);
+	f->ls = lf ? (int64_t)(i + 64) - __builtin_clzll(lf) : f->ls;
+	f->cc = m->cr >> 63;
+	f->lc = lf >> 63;
+	return 0;
+}
+
+/*
+ * Two blocks at i, both plain (every CR/LF in a CRLF, no dot at a line start) and no line that
+ * could pass the limit: only the line bookkeeping. Returns nonzero, having changed nothing,
+ * if the pair is not like that (dscan_fast_block() then takes the blocks one at a time).
+ */
+static inline __attribute__((always_inline)) int dscan_fast_pair(struct dscan_fast *f, size_t i,
+                                                                 const struct dscan_masks *a,
+                                                                 const struct dscan_masks *b)
+{
+	uint64_t ev = (a->cr << 1 | f->cc) ^ a->lf;
+
+	ev |= (b->cr << 1 | a->cr >> 63) ^ b->lf;
+	ev |= a->dot & (a->lf << 1 | f->lc);
+	ev |= b->dot & (b->lf << 1 | a->lf >> 63);
+	if (__builtin_expect(ev != 0 || (int64_t)i - f->ls > f->lim - 128, 0))
+		return 1;
+	if (b->lf)
+		f->ls = (int64_t)(i + 128) - __builtin_clzll(b->lf);
+	else if (a->lf)
+		f->ls = (int64_t)(i + 64) - __builtin_clzll(a->lf);
+	f->cc = b->cr >> 63;
+	f->lc = b->lf >> 63;
+	return 0;
+}
+
+/*
+ * The common case, kept in registers: whole 64-byte blocks inside lines whose only CR/LF are
+ * real CRLFs (or, without normalisation, bare ones, which only set flags), and whose dots at
+ * line starts are plain stuffing. Line lengths are checked only when the open line could pass
+ * the limit in the block at hand (lines that begin inside a block are shorter than 62 octets).
+ * Stops at the first block that is not like that, or when less than a block is left; returns
+ * the new position. State is BOL or MID on entry; on exit also CR, when the last block ended
+ * with a CR (its LF, if any, is the next byte). Limits below 62 skip this loop.
+ */
+static inline __attribute__((always_inline)) size_t dscan_fast(struct dscan_run *r, size_t i,
+                                                               size_t n, dscan_load64_fn load64)
+{
+	struct smtp_dscan *st = r->st;
+	struct dscan_fast f = {(int64_t)i - st->line_len, st->max_line, 0, st->state == DS_BOL, 0};
 	size_t start = i;
 
-	if (max == 0 || max == UINT32_MAX) /* a saturated count never exceeds UINT32_MAX */
-		max = UINT64_MAX;
-	if (max < 62)
+	if (st->max_line == 0 || st->max_line == UINT32_MAX) /* a saturated count never passes */
+		f.lim = INT64_MAX / 4;
+	if (f.lim < 62)
 		return i;
-	while (n - i > 64) {
-		struct dscan_masks m;
-		uint64_t real, next, paired, odd, dots, tz;
+	while (n - i >= 64) {
+		struct dscan_masks a, b;
 
-		load64(p + i, &m);
-		real = m.lf & (m.cr << 1 | carry);         /* LFs that end a CRLF */
-		next = (m.cr >> 63) & (p[i + 64] == '\n'); /* bit 63 is a CR, and an LF follows */
-		paired = real >> 1 | next << 63;           /* CRs that begin a CRLF */
-		odd = (m.cr ^ paired) | (m.lf ^ real);     /* bare CRs and LFs */
-		dots = m.dot & (real << 1 | bol);          /* dots at line starts */
-		if (__builtin_expect((dots | odd) != 0, 0)) {
-			if (dots | (odd & nmask))
+		while (n - i >= 128) {
+			load64(r->p + i, &a);
+			load64(r->p + i + 64, &b);
+			if (dscan_fast_pair(&f, i, &a, &b))
 				break;
-			flags |= (m.cr & ~paired ? DSCAN_BARE_CR : 0) |
-			         (m.lf & ~real ? DSCAN_BARE_LF : 0);
+			i += 128;
 		}
-		/*
-		 * Branch-free, as line ends fall irregularly across blocks. The open line ends
-		 * at the CR before the first real LF (bit -1, the previous block's CR, when that
-		 * LF is bit 0: that CR was counted, hence the wrap to line - 1), or goes on
-		 * through the block, less a CR in bit 63 that begins a CRLF. What follows the
-		 * last real LF is the start of the next line.
-		 */
-		tz = real ? (uint64_t)__builtin_ctzll(real) - 1 : 64 - next;
-		if (line + tz > max)
-			flags |= DSCAN_LONG_LINE;
-		line = real ? (uint64_t)__builtin_clzll(real | 1) : line + 64;
-		bol = real >> 63;
-		carry = next;
+		if (n - i < 64)
+			break;
+		load64(r->p + i, &a);
+		if (dscan_fast_block(r, &f, i, &a))
+			break;
 		i += 64;
 	}
 	if (i != start) {
-		/* a CR taken as the start of a CRLF whose LF is p[i] is not counted until decided
-		 */
-		line -= carry;
-		st->line_len = line > UINT32_MAX ? UINT32_MAX : (uint32_t)line;
-		st->state = carry ? DS_CR : bol ? DS_BOL : DS_MID;
-		st->flags |= (uint16_t)flags;
+		/* a CR in the last byte is undecided: not counted yet */
+		int64_t line = (int64_t)i - f.ls - (int64_t)f.cc;
+
+		if (line > f.lim)
+			f.flags |= DSCAN_LONG_LINE;
+		st->line_len = line > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)line;
+		st->state = f.cc ? DS_CR : f.lc ? DS_BOL : DS_MID;
+		st->flags |= (uint16_t)f.flags;
 	}
 	return i;
 }
@@ -216,7 +316,7 @@ dscan_simd_run(struct smtp_dscan *st, const char *p, size_t n, struct smtp_span 
 			struct dscan_masks m = {0, 0, 0};
 			unsigned w, stop;
 
-			i = dscan_fast(st, p, i, n, load64);
+			i = dscan_fast(&r, i, n, load64);
 			if (i == n)
 				break;
 			w = st->state == DS_CR ? 0 : load(p, i, n, &m);
