@@ -549,57 +549,40 @@ static int parse_rule(struct pctx *x)
 
 /* ---- set lines ---- */
 
-static int parse_set(struct pctx *x)
+static const char *const set_keys[] = {"reject_score", "tag_score",     "reject_reply",
+                                       "tag_header",   "policy_header", "score_header",
+                                       "header_max"};
+
+/* The value of setting key, from token 2 on; *used: tokens it took. */
+static int set_value(struct pctx *x, unsigned key, int *used)
 {
-	static const char *const keys[] = {"reject_score", "tag_score",     "reject_reply",
-	                                   "tag_header",   "policy_header", "score_header",
-	                                   "header_max"};
 	struct pol_settings *st = &x->r->set;
 	const struct tok *v = &x->t[2];
-	unsigned key;
-	int rc = 0, used = 1;
+	int rc = 0;
 
-	if (x->nt < 3 || x->t[1].type != T_WORD)
-		return perr(x, "a setting is: set KEY VALUE");
-	for (key = 0; key < sizeof(keys) / sizeof(keys[0]); key++)
-		if (!strcmp(x->t[1].val, keys[key]))
-			break;
-	if (key == sizeof(keys) / sizeof(keys[0]))
-		return perr(x,
-		            "unknown setting '%s' (expected reject_score, tag_score, "
-		            "reject_reply, tag_header, policy_header, score_header, header_max)",
-		            x->t[1].val);
-	if (x->set_line[key])
-		return perr(x, "'%s' is already set at line %u", keys[key], x->set_line[key]);
-	x->set_line[key] = x->line;
+	*used = 1;
 	switch (key) {
 	case 0:
-		st->has_reject_score = 1;
-		rc = parse_score(x, v, &st->reject_score);
-		break;
 	case 1:
-		st->has_tag_score = 1;
-		rc = parse_score(x, v, &st->tag_score);
-		break;
+		*(key ? &st->has_tag_score : &st->has_reject_score) = 1;
+		return parse_score(x, v, key ? &st->tag_score : &st->reject_score);
 	case 2:
-		used = rc =
-		    parse_reply(x, 2, '5', &st->reject_code, &st->reject_enh, &st->reject_text);
-		if (rc == 0)
-			rc = perr(x, "reject_reply needs CODE [ENH] [\"text\"]");
-		break;
+		rc = parse_reply(x, 2, '5', &st->reject_code, &st->reject_enh, &st->reject_text);
+		*used = rc;
+		return rc ? (rc < 0 ? rc : 0) : perr(x, "reject_reply needs CODE [ENH] [\"text\"]");
 	case 3:
 		rc = check_header_line(x, v, "tag_header");
 		if (!rc && !(st->tag_header = pol_arena_strndup(&x->r->arena, v->val, v->len)))
 			rc = -ENOMEM;
-		break;
+		return rc;
 	case 4:
 	case 5:
 		if (v->type != T_WORD || !header_name_ok(v->val, v->len))
-			return perr(x, "%s must be a header name", keys[key]);
+			return perr(x, "%s must be a header name", set_keys[key]);
 		if (!(*(key == 4 ? &st->policy_header : &st->score_header) =
 		          pol_arena_strndup(&x->r->arena, v->val, v->len)))
 			rc = -ENOMEM;
-		break;
+		return rc;
 	default: {
 		char *end;
 		unsigned long n = strtoul(v->val, &end, 10);
@@ -609,9 +592,31 @@ static int parse_set(struct pctx *x)
 			return perr(x, "header_max must be %u to %u", POL_HEADER_MAX_MIN,
 			            POL_HEADER_MAX_MAX);
 		st->header_max = (uint32_t)n;
+		return 0;
 	}
 	}
-	if (rc < 0)
+}
+
+static int parse_set(struct pctx *x)
+{
+	const unsigned nkeys = sizeof(set_keys) / sizeof(set_keys[0]);
+	unsigned key;
+	int rc, used;
+
+	if (x->nt < 3 || x->t[1].type != T_WORD)
+		return perr(x, "a setting is: set KEY VALUE");
+	for (key = 0; key < nkeys; key++)
+		if (!strcmp(x->t[1].val, set_keys[key]))
+			break;
+	if (key == nkeys)
+		return perr(x,
+		            "unknown setting '%s' (expected reject_score, tag_score, "
+		            "reject_reply, tag_header, policy_header, score_header, header_max)",
+		            x->t[1].val);
+	if (x->set_line[key])
+		return perr(x, "'%s' is already set at line %u", set_keys[key], x->set_line[key]);
+	x->set_line[key] = x->line;
+	if ((rc = set_value(x, key, &used)))
 		return rc;
 	if (2 + (unsigned)used < x->nt)
 		return perr(x, "unexpected %.*s after the value", (int)x->t[2 + used].srclen,
