@@ -4,12 +4,15 @@
  *
  * Public: smtp_scan_impls(), smtp_scan_select(), smtp_dscan(), smtp_find_lf() (dscan.h).
  *
- * smtp_scan_select() asks CPUID (__builtin_cpu_supports) which variants run here and takes the
- * best, unless SLUICE_SCAN=scalar|sse4.2|avx2 names another one that runs here (an unknown or
- * unsupported name is reported on stderr and ignored). The choice is stored once in a pointer
- * that never changes afterwards; concurrent first calls agree on it (compare-and-swap), later
- * calls return it. smtp_dscan() and smtp_find_lf() call through that pointer; if nothing was
- * selected yet they select first, so they are safe to call at any time.
+ * smtp_scan_impls() asks CPUID (__builtin_cpu_supports, which also checks that the OS saves the
+ * vector state) which variants run here: sse4.2 needs SSE4.2; avx2 needs AVX2, BMI1 and BMI2;
+ * avx512 needs those and AVX-512F, AVX-512BW (and a compiler that could build it, see
+ * dscan_avx512.c). smtp_scan_select() takes the best, unless SLUICE_SCAN=scalar|sse4.2|avx2|
+ * avx512 names another one that runs here (an unknown or unsupported name is reported on stderr
+ * and ignored). The choice is stored once in a pointer that never changes afterwards;
+ * concurrent first calls agree on it (compare-and-swap), later calls return it. smtp_dscan()
+ * and smtp_find_lf() call through that pointer; if nothing was selected yet they select first,
+ * so they are safe to call at any time.
  *
  * Errors: none. The one mutable global is the choice pointer, written once at start-up.
  */
@@ -24,6 +27,7 @@ static const struct smtp_scan_impl scan_table[] = {
 #if defined(__x86_64__)
     {"sse4.2", smtp_dscan_sse42, smtp_find_lf_sse42},
     {"avx2", smtp_dscan_avx2, smtp_find_lf_avx2},
+    {"avx512", smtp_dscan_avx512, smtp_find_lf_avx512},
 #endif
 };
 
@@ -41,6 +45,9 @@ const struct smtp_scan_impl *smtp_scan_impls(unsigned *n)
 		if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") &&
 		    __builtin_cpu_supports("bmi2"))
 			k = 3;
+		if (k == 3 && smtp_scan_avx512_built && __builtin_cpu_supports("avx512f") &&
+		    __builtin_cpu_supports("avx512bw"))
+			k = 4;
 	}
 #endif
 	*n = k;

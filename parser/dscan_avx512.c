@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dscan_avx512.c - the DATA scanner and line-end finder with 512-bit vectors (AVX-512BW).
+ *
+ * Public: smtp_dscan_avx512(), smtp_find_lf_avx512() (dscan.h). Built with -mavx512f
+ * -mavx512bw -mbmi -mbmi2 (SMTP_HAVE_AVX512 defined); chosen by scan_select.c only on CPUs that
+ * have all four. The block logic is dscan_simd.h: this file loads a 64-byte block as one vector
+ * and compares it with CR, LF and '.' straight into 64-bit masks. A block that would cross the
+ * end of the input (the last partial one, or an input shorter than 64 bytes) is read with a
+ * masked load that covers only the bytes in [p, p + n): the others are not accessed (their
+ * faults are suppressed) and read as zero, which matches none of the three.
+ *
+ * When the compiler cannot build AVX-512 code (meson.build checks the flags), this file is
+ * compiled without them: smtp_scan_avx512_built is 0, smtp_scan_impls() never lists the
+ * variant, and the two functions only forward to the scalar ones so that the program links.
+ *
+ * Errors: none (see dscan.h). Never reads outside [p, p + n); never allocates.
+ */
+#include "parser/dscan.h"
+
+#if defined(SMTP_HAVE_AVX512)
+
+#include <immintrin.h>
+
+#include "parser/dscan_simd.h"
+
+const int smtp_scan_avx512_built = 1;
+
+static inline void avx512_masks(__m512i v, struct dscan_masks *m)
+{
+	m->cr = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\r'));
+	m->lf = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\n'));
+	m->dot = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('.'));
+}
+
+/* The bytes q[0 .. len), len <= 64, others zero; q[len ..] is not accessed. */
+static inline __m512i avx512_load_part(const char *q, size_t len)
+{
+	return _mm512_maskz_loadu_epi8(_bzhi_u64(~0ull, (unsigned)len), q);
+}
+
+static inline void avx512_load64(const char *q, struct dscan_masks *m)
+{
+	avx512_masks(_mm512_loadu_si512((const void *)q), m);
+}
+
+static inline unsigned avx512_load(const char *p, size_t i, size_t n, struct dscan_masks *m)
+{
+	size_t rem = n - i;
+
+	if (rem >= 64) {
+		avx512_load64(p + i, m);
+		return 64;
+	}
+	avx512_masks(avx512_load_part(p + i, rem), m);
+	return (unsigned)rem;
+}
+
+size_t smtp_dscan_avx512(struct smtp_dscan *st, const char *p, size_t n, struct smtp_span *out,
+                         unsigned cap, unsigned *nout)
+{
+	return dscan_simd_run(st, p, n, out, cap, nout, avx512_load64, avx512_load);
+}
+
+size_t smtp_find_lf_avx512(const char *p, size_t n)
+{
+	const __m512i lf = _mm512_set1_epi8('\n');
+	size_t i = 0;
+	uint64_t m;
+
+	for (; n - i >= 64; i += 64) {
+		m = _mm512_cmpeq_epi8_mask(_mm512_loadu_si512((const void *)(p + i)), lf);
+		if (m != 0)
+			return i + _tzcnt_u64(m);
+	}
+	if (i == n)
+		return n;
+	m = _mm512_cmpeq_epi8_mask(avx512_load_part(p + i, n - i), lf);
+	return m ? i + _tzcnt_u64(m) : n;
+}
+
+#else /* the compiler cannot build AVX-512 code: never listed, see above */
+
+const int smtp_scan_avx512_built = 0;
+
+size_t smtp_dscan_avx512(struct smtp_dscan *st, const char *p, size_t n, struct smtp_span *out,
+                         unsigned cap, unsigned *nout)
+{
+	return smtp_dscan_scalar(st, p, n, out, cap, nout);
+}
+
+size_t smtp_find_lf_avx512(const char *p, size_t n)
+{
+	return smtp_find_lf_scalar(p, n);
+}
+
+#endif
