@@ -273,6 +273,8 @@ static size_t hdr_input(struct pol_core *c, struct pol_tx *tx, const char *p, si
 
 int pol_tx_data(struct pol_core *c, struct pol_tx *tx, const char *p, size_t n)
 {
+	if (tx->flags & POL_TX_ENDED) /* misuse: the verdict is given, nothing more counts */
+		return POL_DONE;
 	while (n && tx->hstate != POL_H_BODY && !(tx->flags & (POL_TX_DONE | POL_TX_ERROR))) {
 		size_t k = hdr_input(c, tx, p, n);
 

@@ -11,7 +11,10 @@
  *   3. differential: random bodies with literal tokens planted at random places, fed in
  *      random spans (1..4096 bytes), compared with memmem() over the whole body;
  *   4. a transaction released mid-body (RSET) leaves nothing behind for the next one;
- *   5. envelope values of every length 0..600 ending at a PROT_NONE page.
+ *   5. envelope values of every length 0..600 ending at a PROT_NONE page;
+ *   6. regression, Hyperscan over-read: Hyperscan 5.4 reads up to 64 bytes past the end of
+ *      its input on AVX-512 paths; body spans of every length 1..4096 ending at a PROT_NONE
+ *      page must not fault (the engine scans such tails from a padded copy).
  *
  * The seed is printed; SLUICE_SEED=<n> changes it. Last line "N passed, M failed".
  */
@@ -219,6 +222,41 @@ static void test_envelope_guard(void)
 	pol_rules_put(r);
 }
 
+static void test_hyperscan_overread(void)
+{
+	struct pol_rules *r = tp_load("rule t1 body \"bat\"i tag\nrule t2 body \"cat\"i tag\n"
+	                              "rule t3 body \"mat\"i tag\nrule t4 body \"rat\"i tag\n"
+	                              "rule t5 body \"hat\"i tag\nrule t6 body \"sat\"i tag\n"
+	                              "rule t7 body /the end\\r\\n$/ tag\n"
+	                              "rule t8 body /needle is in\\s+the haystack/ tag\n");
+	struct pol_core *c = tp_core(r, 1);
+	char *body = tp_alloc(4096);
+	unsigned bad = 0;
+
+	for (size_t i = 0; i < 4096; i++)
+		body[i] = "VAt hAt pAt sAt fAt rAt mAt cA\r\n"[i % 32];
+	for (size_t n = 1; n <= 4096; n++) {
+		char ids[2][128];
+
+		for (int g = 0; g < 2; g++) {
+			struct pol_verdict v;
+			struct pol_tx *tx;
+
+			pol_tx_begin(c, NULL, "s@x", 3, &tx, &v);
+			pol_tx_data(c, tx, "Subject: x\r\n\r\n", 14);
+			pol_tx_data(c, tx, g ? guard_copy(&guard, body, n) : body, n);
+			pol_tx_end(c, tx, &v);
+			pol_tx_rule_ids(tx, ids[g], sizeof(ids[g]));
+			pol_tx_release(c, tx);
+		}
+		bad += strcmp(ids[0], ids[1]) != 0 || (n >= 32 && strcmp(ids[1], "t3,t4,t5,t6"));
+	}
+	CHECK(bad == 0, "spans of 1..4096 bytes ending at a guard page: %u wrong", bad);
+	free(body);
+	pol_core_destroy(c);
+	pol_rules_put(r);
+}
+
 int main(void)
 {
 	struct tp_rng rng = {tp_seed()};
@@ -234,6 +272,7 @@ int main(void)
 	test_reset_mid_body(c);
 	test_differential(&rng);
 	test_envelope_guard();
+	test_hyperscan_overread();
 	pol_core_destroy(c);
 	pol_rules_put(r);
 	guard_free(&guard);
