@@ -364,6 +364,8 @@ int main(int argc, char **argv)
 	}
 	corpus_make(&c, o.mb << 20);
 	dst = xmalloc(SPAN);
+	for (int w = 0; w < 3; w++) /* warm up: page tables, CPU frequency */
+		run_memcpy(&c, dst);
 	for (int kind = K_LITERAL; kind <= (o.weak ? K_WEAK : K_REGEX); kind++) {
 		for (int k = 0; k < 3; k++) {
 			if (kind == K_WEAK && k == 2)

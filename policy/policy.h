@@ -49,8 +49,9 @@
  * pol_core_create/sync/destroy (and pol_tx_release after a rule set change).
  *
  * Limits: header fields longer than the rule set's header_max are matched on their first
- * header_max octets (counted in pol_stats.header_truncated); at most POL_CONN_CARRY score/tag
- * matches of the connection stage are carried into its transactions.
+ * header_max octets (counted in pol_stats.header_truncated); envelope values on their first
+ * 4096; at most POL_CONN_CARRY score/tag matches of the connection stage are carried into
+ * its transactions.
  */
 #ifndef SLUICE_POLICY_POLICY_H
 #define SLUICE_POLICY_POLICY_H
