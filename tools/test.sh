@@ -7,7 +7,8 @@
 #   1. PREFIX        default build (debugoptimized, -Werror), meson test (all suites)
 #   2. PREFIX-asan   -Db_sanitize=address,undefined, meson test (all suites)
 #   3. PREFIX-fuzz   clang, -Dfuzz=libfuzzer + ASan/UBSan; every libFuzzer target defined in
-#                    tests/fuzz/meson.build runs for FUZZ_SECONDS over a copy of its corpus
+#                    tests/fuzz/meson.build runs for FUZZ_SECONDS over a copy of its corpus;
+#                    then the rest of the tree is built with clang (-Werror) as a check
 # Every phase runs even if an earlier one failed; the script prints each phase's meson test
 # summary and exits non-zero if any phase failed.
 #
@@ -90,42 +91,58 @@ fuzz_corpus() {
 
 fuzz_phase() {
 	local dir="$prefix-fuzz"
-	echo "=== [fuzz] configure and build $dir (clang, libFuzzer, ASan/UBSan)"
+	echo "=== [fuzz] configure $dir (clang, libFuzzer, ASan/UBSan)"
 	if ! CC=clang meson_setup "$dir" -Dfuzz=libfuzzer -Db_sanitize=address,undefined \
-		-Db_lundef=false || ! ninja -C "$dir"; then
-		failed+=("fuzz: build")
-		summary+=("[fuzz] BUILD FAILED")
+		-Db_lundef=false; then
+		failed+=("fuzz: configure")
+		summary+=("[fuzz] CONFIGURE FAILED")
 		return 0
 	fi
-	local targets n=0 nfail=0 name path corpus work
+	local targets n=0 nfail=0 name path corpus work rel=()
 	targets=$(fuzz_targets "$dir")
-	if [ -z "$targets" ]; then
-		summary+=("[fuzz] no libFuzzer targets defined in tests/fuzz/meson.build: nothing run")
-		return 0
-	fi
 	while IFS=$'\t' read -r name path; do
-		n=$((n + 1))
-		corpus=$(fuzz_corpus "$name")
-		work=$(mktemp -d "${TMPDIR:-/tmp}/sluice-fuzz-$name.XXXXXX")
-		echo "=== [fuzz] $name for ${fuzz_seconds}s, seeds: ${corpus:-none}"
-		# New inputs go to the scratch directory (first argument), never into the corpus.
-		if (cd "$dir" && "$path" -max_total_time="$fuzz_seconds" -timeout=10 \
-			-rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$root/$dir/$name-" \
-			"$work" ${corpus:+"$root/$corpus"}) >"$logdir/fuzz-$name.log" 2>&1 </dev/null; then
-			echo "    $name: ok ($(grep -E '^stat::number_of_executed_units' \
-				"$logdir/fuzz-$name.log" | awk '{print $2}') runs)"
-		else
-			nfail=$((nfail + 1))
-			failed+=("fuzz: $name")
-			echo "    $name: FAILED; last lines of $logdir/fuzz-$name.log:"
-			tail -n 40 "$logdir/fuzz-$name.log" | sed 's/^/    /'
-		fi
-		rm -rf "$work"
+		[ -n "$name" ] && rel+=("$(realpath --relative-to="$dir" "$path")")
 	done <<<"$targets"
-	summary+=("[fuzz] $n target(s) for ${fuzz_seconds}s each: $((n - nfail)) ok, $nfail failed")
+	if [ "${#rel[@]}" -eq 0 ]; then
+		summary+=("[fuzz] no libFuzzer targets defined in tests/fuzz/meson.build: nothing run")
+	elif ! ninja -C "$dir" "${rel[@]}"; then
+		failed+=("fuzz: build of the fuzz targets")
+		summary+=("[fuzz] BUILD OF THE FUZZ TARGETS FAILED")
+	else
+		while IFS=$'\t' read -r name path; do
+			n=$((n + 1))
+			corpus=$(fuzz_corpus "$name")
+			work=$(mktemp -d "${TMPDIR:-/tmp}/sluice-fuzz-$name.XXXXXX")
+			echo "=== [fuzz] $name for ${fuzz_seconds}s, seeds: ${corpus:-none}"
+			# New inputs go to the scratch directory (first argument), never into the corpus.
+			if (cd "$dir" && "$path" -max_total_time="$fuzz_seconds" -timeout=10 \
+				-rss_limit_mb=2048 -print_final_stats=1 \
+				-artifact_prefix="$root/$dir/$name-" "$work" ${corpus:+"$root/$corpus"}) \
+				>"$logdir/fuzz-$name.log" 2>&1 </dev/null; then
+				echo "    $name: ok ($(grep -E '^stat::number_of_executed_units' \
+					"$logdir/fuzz-$name.log" | awk '{print $2}') runs)"
+			else
+				nfail=$((nfail + 1))
+				failed+=("fuzz: $name")
+				echo "    $name: FAILED; last lines of $logdir/fuzz-$name.log:"
+				tail -n 40 "$logdir/fuzz-$name.log" | sed 's/^/    /'
+			fi
+			rm -rf "$work"
+		done <<<"$targets"
+		summary+=("[fuzz] $n target(s), ${fuzz_seconds}s each: $((n - nfail)) ok, $nfail failed")
+	fi
+	# The rest of the tree must build with clang too (its warnings differ from gcc's).
+	echo "=== [fuzz] build the whole tree with clang"
+	if ninja -C "$dir"; then
+		summary+=("[clang] the whole tree builds with clang -Werror")
+	else
+		failed+=("clang: build")
+		summary+=("[clang] BUILD FAILED (see the compiler errors above)")
+	fi
 }
 
 for phase in $phases; do
+	t_phase=$(date +%s)
 	case "$phase" in
 	default) build_and_test default "$prefix" ;;
 	asan) build_and_test asan "$prefix-asan" -Db_sanitize=address,undefined -Db_lundef=false ;;
@@ -135,6 +152,7 @@ for phase in $phases; do
 		exit 2
 		;;
 	esac
+	summary+=("        ($phase phase: $(($(date +%s) - t_phase)) s)")
 done
 
 echo "=== summary"

@@ -496,11 +496,13 @@ def make_message(tid, subject='e2e', body=None, headers=(), size=0):
     lines += list(headers)
     head = CRLF.join(x.encode('utf-8') if isinstance(x, str) else x for x in lines) + CRLF
     if body is None:
-        body = b'Hello from the end-to-end tests.\r\nSecond line.\r\n'
-        k = 0
-        while len(body) < size:
-            body += f'filler line {k:06d} abcdefghijklmnopqrstuvwxyz0123456789\r\n'.encode()
+        parts = [b'Hello from the end-to-end tests.\r\nSecond line.\r\n']
+        n, k = len(parts[0]), 0
+        while n < size:
+            parts.append(f'filler line {k:06d} abcdefghijklmnopqrstuvwxyz0123456789\r\n'.encode())
+            n += len(parts[-1])
             k += 1
+        body = b''.join(parts)
     return head + CRLF + body
 
 
