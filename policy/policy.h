@@ -146,6 +146,12 @@ struct pol_mailbox {
 	char pad[64 - sizeof(void *)];
 } __attribute__((aligned(64)));
 
+/* Before first use (or zeroed memory, e.g. from calloc, which reads as an empty mailbox). */
+static inline void pol_mailbox_init(struct pol_mailbox *mb)
+{
+	atomic_init(&mb->next, NULL);
+}
+
 /* Any thread: offer r to the core (takes its own reference; replaces an untaken offer). */
 void pol_mailbox_post(struct pol_mailbox *mb, struct pol_rules *r);
 /* Core thread: take the offer (the reference passes to the caller) or NULL. */

@@ -53,11 +53,12 @@ static void test_broken_keeps_old(void)
 	static const char *const want[] = {":2: unknown action frobnicate",
 	                                   ":2: rule 'b2': cannot compile pattern /(unclosed/"};
 	struct pol_rules *cur;
-	struct pol_mailbox mb = {0};
+	struct pol_mailbox mb;
 	struct pol_error err;
 	struct pol_core *c;
 	char buf[64];
 
+	pol_mailbox_init(&mb);
 	write_rules("rule a1 body \"alpha\" reject\n");
 	if (pol_rules_load(path, NULL, &cur, &err)) {
 		fprintf(stderr, "%s\n", err.msg);
@@ -142,11 +143,12 @@ static void test_busy(void)
 {
 	struct pol_rules *set[7];
 	struct pol_tx *tx[7];
-	struct pol_mailbox mb = {0};
+	struct pol_mailbox mb;
 	struct pol_verdict v;
 	struct pol_core *c;
 	int rc = 0, k;
 
+	pol_mailbox_init(&mb);
 	for (int i = 0; i < 7; i++) {
 		char t[64];
 
@@ -197,13 +199,14 @@ static void test_threaded(void)
 {
 	struct pol_rules *r0 = tp_load("rule x-gamma body \"gamma\" reject\n");
 	struct pol_core *c = tp_core(r0, 16);
-	struct pol_mailbox mb = {0};
+	struct pol_mailbox mb;
 	struct reloader rl = {&mb, 40};
 	struct pol_tx *held[8] = {0};
 	pthread_t th;
 	unsigned bad = 0, n = 0;
 	char buf[64];
 
+	pol_mailbox_init(&mb);
 	pthread_create(&th, NULL, reload_thread, &rl);
 	for (int done = 0; !done;) {
 		done = pthread_tryjoin_np(th, NULL) == 0;
