@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: MIT
-"""Crash safety: 8 smtplib threads send mail (bounded: at most 8 x 150 messages); once 300
-messages have been acknowledged, sluiced is killed with SIGKILL mid-load. The spool is read as
+"""Crash safety: 8 smtplib threads send mail (bounded: at most 8 x 400 messages); once 1000
+messages have been acknowledged (or after 20 s), sluiced is killed with SIGKILL mid-load.
+Segments are kept small ([spool] segment_size = 256k) so the load spans many segment files
+and the kill can land next to a rotation. The spool is read as
 the crash left it, then sluiced is restarted on the same spool (recovery). Every message that
 got 250 must be there exactly once and byte-exact, `sluice-spool verify` must pass, nothing
 torn may be visible, and the restarted daemon must accept new mail.
@@ -10,14 +12,19 @@ shows that a 250 is sent only after the message's write has completed and that r
 with whatever the process left half-written. The page cache survives a process kill, so it does
 not prove the fdatasync itself (that needs power loss or a fault-injecting block device)."""
 
+import os
+
 import sluice_harness as h
 
 
 def run(t):
-    d = h.Sluice(t, workers=2).start()
+    conf = os.path.join(h.tempdir(), 'sluice.conf')
+    with open(conf, 'w') as f:
+        f.write('[spool]\nsegment_size = 256k\n')
+    d = h.Sluice(t, workers=2, extra_args=['--config', conf]).start()
     sp = h.Spool(t, d.spool)
-    load = h.Load(d.port, threads=8, per_thread=150).start()
-    n = load.wait_acked(300, timeout=60)
+    load = h.Load(d.port, threads=8, per_thread=400).start()
+    n = load.wait_acked(1000, timeout=20)
     t.require(load.running() and n >= 1,
               f'the load is running when the kill comes ({n} messages acknowledged)',
               f'outcomes {dict(load.outcomes)} {load.errors[:5]}')
@@ -31,7 +38,9 @@ def run(t):
     before = sp.load()
     h.check_acked_in_spool(t, load, before, 'read after SIGKILL, before restart')
 
-    d2 = h.Sluice(t, workers=2, spool=d.spool).start()
+    segs = sum(len(f) for _, _, f in os.walk(d.spool))
+    t.note(f'{segs} files in the spool at the kill')
+    d2 = h.Sluice(t, workers=2, spool=d.spool, extra_args=['--config', conf]).start()
     after = sp.load()
     h.check_acked_in_spool(t, load, after, 'after restart and recovery')
     rc, out = sp.verify()

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Graceful shutdown: 8 smtplib threads send mail (bounded: at most 8 x 150 messages); once 300
+"""Graceful shutdown: 8 smtplib threads send mail (bounded: at most 8 x 400 messages); once 1000
 messages have been acknowledged, sluiced gets SIGTERM mid-load. It must stop accepting, finish
 or refuse what is in flight, and exit 0 within its shutdown deadline (shutdown_timeout,
 10 s by default). No acknowledged message may be lost, and every transaction a client started
@@ -16,8 +16,8 @@ SLACK = 5.0
 def run(t):
     d = h.Sluice(t, workers=2).start()
     sp = h.Spool(t, d.spool)
-    load = h.Load(d.port, threads=8, per_thread=150).start()
-    n = load.wait_acked(300, timeout=60)
+    load = h.Load(d.port, threads=8, per_thread=400).start()
+    n = load.wait_acked(1000, timeout=20)
     t.require(load.running() and n >= 1,
               f'the load is running when SIGTERM comes ({n} messages acknowledged)',
               f'outcomes {dict(load.outcomes)} {load.errors[:5]}')
