@@ -25,8 +25,8 @@ def run(t):
     rc, elapsed = d.stop(timeout=SHUTDOWN_TIMEOUT + SLACK)
     load.stop()
     t.check(load.join(60), 'every load thread ends after the shutdown')
-    t.note(f'SIGTERM at t={t_term:.3f} after {n} acknowledgements; exit status {rc} after {elapsed:.2f} s; '
-           f'{len(load.sent)} messages attempted; outcomes {dict(load.outcomes)}')
+    t.note(f'SIGTERM at t={t_term:.3f} after {n} acknowledgements; exit status {rc} after '
+           f'{elapsed:.2f} s; {len(load.sent)} messages attempted; outcomes {dict(load.outcomes)}')
     t.check(rc == 0, f'sluiced exits 0 on SIGTERM under load within shutdown_timeout + '
             f'{SLACK:.0f} s ({elapsed:.2f} s)', f'exit status {rc}\n{d.log_tail()}')
     bad = {k: v for k, v in load.outcomes.items() if k not in ('acked', 421, 'no-greeting')}
