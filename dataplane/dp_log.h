@@ -20,7 +20,7 @@
 struct io_uring;
 struct io_uring_cqe;
 
-#define DP_LOG_BUF (64 * 1024)
+#define DP_LOG_BUF (256 * 1024)
 
 struct dp_log {
 	int fd;

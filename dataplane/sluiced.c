@@ -16,6 +16,7 @@
  * configuration error.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -124,6 +126,20 @@ static int open_log(struct daemon *d)
 	say(d, LOG_WARNING, "warning: syslog socket %s: %s; logging to stderr",
 	    d->conf.syslog_socket, strerror(errno));
 	return 2;
+}
+
+/*
+ * Workers write log lines to stderr through their own rings, concurrently. On a regular file
+ * without O_APPEND, writes at "the current offset" from two rings can land on the same bytes;
+ * with O_APPEND each write goes to the end.
+ */
+static void stderr_append(void)
+{
+	struct stat st;
+	int fl = fcntl(2, F_GETFL);
+
+	if (fl >= 0 && !(fl & O_APPEND) && fstat(2, &st) == 0 && S_ISREG(st.st_mode))
+		fcntl(2, F_SETFL, fl | O_APPEND);
 }
 
 static void *worker_main(void *arg)
@@ -319,6 +335,7 @@ int main(int argc, char **argv)
 	if (d.use_syslog)
 		openlog("sluiced", LOG_PID, LOG_MAIL);
 	smtp_scan_select();
+	stderr_append();
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
