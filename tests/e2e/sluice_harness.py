@@ -13,16 +13,22 @@ Public interface:
   Checker                  t.check(cond, proves, detail), t.equal(got, want, proves),
                            t.fail(proves, detail); each prints PASS/FAIL with what it proves.
   Skip                     raise Skip("reason") to exit 77.
-  Sluice(t, workers=2, spool=None, extra_args=())
-                           .start(), .stop() -> (exit status, seconds), .kill9(), .port,
-                           .spool, .log_tail(); also a context manager.
+  Sluice(t, workers=2, spool=None, extra_args=(), port=None)
+                           .start() (port 0 unless port is given; the bound port is read
+                           from the ready line), .stop() -> (exit status, seconds),
+                           .stop_and_check(), .kill9(), .port, .spool, .log_tail();
+                           also a context manager.
   Spool(t, dir)            .list() -> [Entry], .cat(id) -> bytes (with Received:),
-                           .message(id) -> bytes (without it), .by_test_id() -> {tid: [Entry]},
-                           .verify() -> (status, output), .wait_for(pred, timeout).
+                           .load() -> [Entry] with .content (without Received:),
+                           .by_test_id() -> {tid: [Entry]}, .verify() -> (status, output),
+                           .wait_for_count(n, timeout).
+  Load(port, threads, per_thread)  bounded smtplib load recording what got 250;
+  check_acked_in_spool(t, load, entries)  every acknowledged message stored, byte-exact.
   strip_received(data)     split off the first header field, which must be Received:.
   make_message(tid, ...)   a CRLF message carrying "X-E2E-Id: tid".
   RawSmtp(port)            a raw socket SMTP client: .send(bytes), .reply(), .replies(n),
-                           .replies_until_close(), .close().
+                           .command(line), .replies_until_close(), .close().
+  send_get_id(port, ...)   one message through smtplib; returns the "queued as" id.
   free_port(), tempdir(), spawn(argv, ...)  tracked resources, ended/removed by main().
 
 Binaries come from the environment (set by tests/e2e/meson.build): SLUICE_E2E_SLUICED and
@@ -231,36 +237,40 @@ class Sluice:
         self._log = []
         self._lock = threading.Lock()
         self._ready = threading.Event()
+        self._ready_line = ''
         self._reader = None
 
-    def argv(self):
+    def argv(self, port):
         # --user -: keep the current user (as root, sluiced would otherwise switch to nobody,
         # who cannot write the private spool directory).
-        return [self.exe, '--listen', f'127.0.0.1:{self.port}', '--spool', self.spool,
+        return [self.exe, '--listen', f'127.0.0.1:{port}', '--spool', self.spool,
                 '--workers', str(self.workers), '--hostname', HOSTNAME, '--user', '-'] \
             + self.extra_args
 
     def start(self, timeout=READY_TIMEOUT):
-        """Start and wait for a line containing 'ready' on stderr."""
-        os.makedirs(self.spool, exist_ok=True)
-        for attempt in range(3):
-            if self.port is None or attempt > 0:
-                self.port = free_port()
-            if self._start_once(timeout):
-                return self
-            if 'in use' not in self.log_tail().lower():
-                break
-        self.t.require(False, f'sluiced starts and prints "ready" within {timeout:.0f} s',
-                       f'argv: {" ".join(self.argv())}\nexit status: {self.proc.poll()}\n'
+        """Start and wait for a line containing 'ready' on stderr. Without a fixed port,
+        sluiced binds port 0 (the kernel picks a free one, no race with other tests) and the
+        port is read from the ready line ("ready: listening on 127.0.0.1:PORT; ...")."""
+        os.makedirs(os.path.dirname(self.spool.rstrip('/')), exist_ok=True)
+        argv = self.argv(self.port or 0)
+        ok = self._start_once(argv, timeout)
+        if ok and not self.port:
+            m = re.search(r'127\.0\.0\.1:(\d+)', self._ready_line)
+            self.t.require(m and int(m.group(1)) > 0, 'the ready line names the port bound',
+                           self._ready_line)
+            self.port = int(m.group(1))
+        self.t.require(ok, f'sluiced starts and prints "ready" within {timeout:.0f} s',
+                       f'argv: {" ".join(argv)}\nexit status: {self.proc.poll()}\n'
                        f'stderr:\n{self.log_tail()}')
         return self
 
-    def _start_once(self, timeout):
+    def _start_once(self, argv, timeout):
         self._log = []
         self._ready.clear()
+        self._ready_line = ''
         logdir = os.path.dirname(self.spool.rstrip('/'))
-        self.log_path = os.path.join(logdir, f'sluiced-{self.port}.log')
-        self.proc = spawn(self.argv(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        self.log_path = os.path.join(logdir, f'sluiced-{len(_procs)}.log')
+        self.proc = spawn(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE)
         self._reader = threading.Thread(target=self._read_stderr, args=(self.proc,), daemon=True)
         self._reader.start()
@@ -282,7 +292,8 @@ class Sluice:
                 text = line.decode('utf-8', 'replace').rstrip('\n')
                 with self._lock:
                     self._log.append(text)
-                if 'ready' in text.lower():
+                if 'ready' in text.lower() and not self._ready.is_set():
+                    self._ready_line = text
                     self._ready.set()
 
     def log_tail(self, n=40):
