@@ -116,9 +116,8 @@ int dp_conf_finish(struct dp_conf *c, const struct dp_flags *f, char *err, size_
 	}
 	if (f->have_user)
 		snprintf(c->user, sizeof(c->user), "%s", f->user);
-	if (c->backend == DP_BACKEND_DPDK)
-		return snprintf(err, errlen, "backend dpdk: not built yet (use --backend uring)"),
-		       -EINVAL;
+	if (c->backend == DP_BACKEND_DPDK && c->dpdk.port[0] == '\0')
+		return snprintf(err, errlen, "backend dpdk: [dpdk] port is not set"), -EINVAL;
 	if (c->smtp.hostname[0] == '\0' &&
 	    gethostname(c->smtp.hostname, sizeof(c->smtp.hostname) - 1) != 0)
 		snprintf(c->smtp.hostname, sizeof(c->smtp.hostname), "localhost");

@@ -73,6 +73,15 @@ struct dp_worker_conf {
 	struct spool_config spool;
 };
 
+/* [dpdk]: the DPDK backend (docs/CONFIG.md); strings are parsed by dataplane/dpdk/. */
+struct dp_dpdk_conf {
+	char eal_args[192]; /* extra EAL arguments, split on spaces */
+	char port[192];     /* device: vdev args ("net_af_packet0,iface=eth1") or a PCI address */
+	char address[16];   /* IPv4 of the port; "" = the first [listen] address */
+	char netmask[16];   /* default 255.255.255.0 */
+	char gateway[16];   /* "" = every peer on-link */
+};
+
 struct dp_conf {
 	char file[PATH_MAX];      /* global file read, or "" */
 	char cores_dir[PATH_MAX]; /* resolved directory of core files, or "" */
@@ -86,6 +95,7 @@ struct dp_conf {
 	unsigned workers; /* 0 = one per core file, or 1 */
 	struct dp_addr metrics;
 	struct smtp_config smtp;
+	struct dp_dpdk_conf dpdk;
 	struct dp_worker_conf wdef; /* worker defaults (global file) */
 	unsigned nworkers;
 	struct dp_worker_conf *w; /* nworkers entries, after dp_conf_finish() */

@@ -303,8 +303,8 @@ static void test_finish_errors(void)
 	char *none[] = {"sluiced"};
 
 	dp_conf_defaults(&c);
-	CHECK(finish(&c, 3, dpdk, err, sizeof(err)) == -EINVAL, "dpdk accepted");
-	CHECK(strstr(err, "backend dpdk: not built yet"), "%s", err);
+	CHECK(finish(&c, 3, dpdk, err, sizeof(err)) == -EINVAL, "dpdk without a port accepted");
+	CHECK(strstr(err, "backend dpdk: [dpdk] port is not set"), "%s", err);
 	dp_conf_free(&c);
 
 	REQUIRE(load(&c, "small.conf", "[buffers]\nconn_rx_size = 8k\n", err, sizeof(err)) == 0,
