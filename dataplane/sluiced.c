@@ -34,6 +34,9 @@
 #include "dataplane/dp_priv.h"
 #include "dataplane/dp_uring.h"
 #include "dataplane/dp_worker.h"
+#ifdef SLUICE_HAVE_DPDK
+#include "dataplane/dpdk/dp_dpdk.h"
+#endif
 
 #define LISTEN_BACKLOG 4096
 
@@ -53,6 +56,7 @@ struct daemon {
 	unsigned n;
 	struct dp_metrics_srv metrics;
 	int use_syslog;
+	struct dp_dpdk *dpdk; /* backend dpdk: EAL and the port */
 };
 
 static void say(const struct daemon *d, int prio, const char *fmt, ...)
@@ -108,6 +112,31 @@ static int bind_all(struct daemon *d, char *err, size_t errlen)
 		}
 	}
 	return 0;
+}
+
+static const struct dp_transport_ops *backend_ops(const struct daemon *d)
+{
+#ifdef SLUICE_HAVE_DPDK
+	if (d->conf.backend == DP_BACKEND_DPDK)
+		return &dp_dpdk_ops;
+#endif
+	return &dp_uring_ops;
+}
+
+/* Before dropping root: bind the kernel sockets, or start the EAL and the DPDK port. */
+static int backend_start(struct daemon *d, char *err, size_t errlen)
+{
+	if (d->conf.backend != DP_BACKEND_DPDK)
+		return bind_all(d, err, errlen);
+#ifdef SLUICE_HAVE_DPDK
+	int rc = dp_dpdk_start(&d->dpdk, &d->conf, d->n, err, errlen);
+
+	for (unsigned i = 0; rc == 0 && i < d->n; i++)
+		rc = dp_dpdk_attach(d->dpdk, d->w[i]);
+	return rc;
+#else
+	return snprintf(err, errlen, "backend dpdk: sluiced was built without DPDK"), -ENOTSUP;
+#endif
 }
 
 static int open_log(struct daemon *d)
@@ -242,8 +271,9 @@ static void ready_line(struct daemon *d)
 	for (unsigned j = 0; j < d->conf.w[0].nlisten && len < sizeof(buf) - 80; j++)
 		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", j ? " " : "",
 		                        d->conf.w[0].listen[j].text);
-	fprintf(stderr, "sluiced: ready: listening on %s; %u worker%s, backend uring%s%s\n", buf,
-	        d->n, d->n == 1 ? "" : "s", d->conf.metrics_on ? ", metrics on " : "",
+	fprintf(stderr, "sluiced: ready: listening on %s; %u worker%s, backend %s%s%s\n", buf,
+	        d->n, d->n == 1 ? "" : "s", backend_ops(d)->name,
+	        d->conf.metrics_on ? ", metrics on " : "",
 	        d->conf.metrics_on ? d->conf.metrics.text : "");
 	if (d->use_syslog)
 		syslog(LOG_MAIL | LOG_INFO, "ready: listening on %s", buf);
@@ -284,14 +314,14 @@ static int prepare(struct daemon *d, struct dp_priv *priv, char *err, size_t err
 		return snprintf(err, errlen, "out of memory"), -ENOMEM;
 	for (unsigned i = 0; i < d->n; i++) {
 		d->w[i] = aligned_alloc(DP_CACHELINE, sizeof(struct dp_worker));
-		if (!d->w[i] || dp_worker_init(d->w[i], i, &d->conf, &dp_uring_ops) != 0) {
+		if (!d->w[i] || dp_worker_init(d->w[i], i, &d->conf, backend_ops(d)) != 0) {
 			d->n = i + (d->w[i] != NULL);
 			return snprintf(err, errlen, "worker %u: out of memory", i), -ENOMEM;
 		}
 	}
 	rc = dp_priv_resolve(priv, d->conf.user, err, errlen);
 	if (rc == 0)
-		rc = bind_all(d, err, errlen);
+		rc = backend_start(d, err, errlen);
 	if (rc == 0 && d->conf.metrics_on)
 		rc = dp_metrics_start(&d->metrics, &d->conf.metrics, d->w, d->n, err, errlen);
 	for (unsigned i = 0; rc == 0 && i < d->n; i++)
@@ -314,6 +344,9 @@ static void cleanup(struct daemon *d)
 	}
 	free(d->w);
 	free(d->st);
+#ifdef SLUICE_HAVE_DPDK
+	dp_dpdk_stop(d->dpdk); /* every worker has ended */
+#endif
 	dp_conf_free(&d->conf);
 }
 
