@@ -12,8 +12,11 @@
  * the engine reads from there. A connection is blocked while a decision is pending (SMTP_WAIT:
  * the spool commit), while its reply buffer lacks SMTP_REPLY_MAX free bytes (output unsent),
  * or while closing. Input arriving while blocked is kept in c->rx and receiving is paused
- * (transport input(off)) until the connection is unblocked; more than conn_rx_size bytes
- * ahead of a pending reply ends the session with 421.
+ * (transport input(off)) until the connection is unblocked. Input is wanted only while c->rx
+ * has room for one transport buffer (recv_buffer_size), so a transport that brings at most
+ * one buffer per request never overflows c->rx: TCP flow control is the only back-pressure a
+ * well-behaved client meets. A transport that pushes input beyond conn_rx_size bytes ahead
+ * of a pending reply ends the session with 421.
  *
  * Lifetimes: the slot of a connection whose message commit is in flight (DP_C_COMMIT) is not
  * freed when its socket closes; commit_done() frees it. Functions that may free c say so.
@@ -513,8 +516,15 @@ static void advance(struct dp_worker *w, struct dp_conn *c)
 			end_session(w, c, 0, NULL);
 	}
 	if (!(c->flags & (DP_C_CLOSING | DP_C_EOF))) {
-		/* Pause only when input is waiting that cannot be consumed now. */
-		int want = !blocked(c) || c->rx_len == 0;
+		/*
+		 * Pause when input is waiting that cannot be consumed now, and whenever c->rx
+		 * lacks room for a whole transport buffer: a receive may already be armed, and
+		 * what it brings must fit (dp_transport.h). Unconsumed input is a partial line
+		 * (< max_line) when not blocked, and conn_rx_size >= recv_buffer_size + max_line,
+		 * so an unblocked connection always reads.
+		 */
+		int want = (!blocked(c) || c->rx_len == 0) &&
+		           c->rx_cap - c->rx_len >= w->wc.recv_buffer_size;
 
 		if (want && !(c->flags & DP_C_WANT_READ)) {
 			c->flags |= DP_C_WANT_READ;

@@ -8,8 +8,10 @@
  *
  *   open(w)         per-worker start: listening sockets, receive buffers. 0 or -errno.
  *   input(w, c, on) on = 1: deliver received bytes for c (dp_sess_input) until paused;
- *                   on = 0: stop receiving (backpressure). Bytes already received may still
- *                   be delivered once after a pause; the glue keeps them.
+ *                   on = 0: stop receiving (backpressure). The glue asks for input only
+ *                   while it has room for recv_buffer_size more bytes: a transport must
+ *                   deliver at most that much after a pause (e.g. one single-shot receive
+ *                   of one buffer); the glue keeps it. More ends the session with 421.
  *   output(w, c)    send c->tx[c->tx_off .. c->tx_len). The transport owns those bytes until
  *                   it reports them with dp_sess_sent(); at most one send per connection is in
  *                   flight, output() on a connection already sending does nothing.

@@ -4,8 +4,16 @@
  *
  * Per worker: one listening socket per address (SO_REUSEPORT: the kernel spreads connections
  * over the workers' sockets), a multishot accept on each, one provided-buffer ring (buffer
- * group 0) shared by the multishot receives of all its connections, one send in flight per
- * connection (replies of several pipelined commands go out together), and io_uring close.
+ * group 0) shared by the receives of all its connections, one send in flight per connection
+ * (replies of several pipelined commands go out together), and io_uring close.
+ *
+ * Receives are single-shot: at most one is armed per connection, and it brings at most one
+ * buffer (recv_buffer_size bytes). The session asks for input only while its receive buffer
+ * has room for a whole buffer (dp_session.c), so a completion always fits, whatever arrives
+ * while the connection is blocked: TCP flow control is the only back-pressure. Pausing
+ * (input off) only stops re-arming; the receive already armed may complete, and fits. (A
+ * multishot receive cannot be bounded: it keeps draining the socket until its cancel is
+ * processed, which let a blocked connection overflow its buffer.)
  *
  * Public: dp_uring_ops (dp_transport.h), dp_uring_listen (dp_uring.h).
  *
@@ -160,7 +168,7 @@ static void arm_recv(struct dp_worker *w, struct dp_uring *u, struct dp_conn *c)
 
 	if (!sqe)
 		return; /* no SQE even after submitting: the connection times out */
-	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	io_uring_prep_recv(sqe, c->fd, NULL, w->wc.recv_buffer_size, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = u->br.bgid;
 	io_uring_sqe_set_data64(sqe, DP_UD(c, DP_UD_RECV));
@@ -202,14 +210,12 @@ static void uring_input(struct dp_worker *w, struct dp_conn *c, int on)
 {
 	struct dp_uring *u = w->tp_priv;
 
-	if (on) {
-		if (!(c->flags & DP_C_RECV))
-			arm_recv(w, u, c);
-		/* else: armed, or ending after a cancel; the final CQE re-arms (WANT_READ) */
-	} else if ((c->flags & (DP_C_RECV | DP_C_RECV_CANCEL)) == DP_C_RECV) {
-		c->flags |= DP_C_RECV_CANCEL;
-		cancel_op(w, c, DP_UD_RECV);
-	}
+	/*
+	 * Off: nothing to do. The receive armed now (if any) brings at most one buffer, for
+	 * which the session kept room; its completion re-arms only while WANT_READ is set.
+	 */
+	if (on && !(c->flags & DP_C_RECV))
+		arm_recv(w, u, c);
 }
 
 static void uring_output(struct dp_worker *w, struct dp_conn *c)
@@ -269,7 +275,7 @@ static void on_recv(struct dp_worker *w, struct dp_uring *u, struct dp_conn *c,
 		return;
 	}
 	if (!more && (c->flags & DP_C_WANT_READ) && !(c->flags & (DP_C_EOF | DP_C_CLOSING)))
-		arm_recv(w, u, c); /* ended by ENOBUFS or after a pause: buffers return this pass */
+		arm_recv(w, u, c); /* the next buffer (after ENOBUFS: buffers return this pass) */
 }
 
 static void on_send(struct dp_worker *w, struct dp_conn *c, const struct io_uring_cqe *cqe)
