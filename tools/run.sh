@@ -7,7 +7,8 @@
 #
 # Environment: SLUICE_LISTEN (default 127.0.0.1:2525), SLUICE_SPOOL_DIR (default
 # ./spool-data), SLUICE_HOSTNAME (default: this host's name), SLUICE_BUILD_DIR (default build),
-# SLUICE_SKIP_INSTALL=1.
+# SLUICE_USER (default "-": keep the current user; as root, sluiced would otherwise switch to
+# nobody, who usually cannot reach a spool inside a home directory), SLUICE_SKIP_INSTALL=1.
 # Extra arguments are passed to sluiced (see sluiced --help and docs/CONFIG.md).
 set -euo pipefail
 
@@ -27,4 +28,4 @@ spool=${SLUICE_SPOOL_DIR:-./spool-data}
 mkdir -p "$spool"
 echo "sluiced: listening on ${SLUICE_LISTEN:-127.0.0.1:2525}, spool in $spool"
 exec "$build"/dataplane/sluiced --listen "${SLUICE_LISTEN:-127.0.0.1:2525}" --spool "$spool" \
-	--hostname "${SLUICE_HOSTNAME:-$(hostname)}" "$@"
+	--hostname "${SLUICE_HOSTNAME:-$(hostname)}" --user "${SLUICE_USER:--}" "$@"
