@@ -28,9 +28,14 @@ const int smtp_scan_avx512_built = 1;
 
 static inline void avx512_masks(__m512i v, struct dscan_masks *m)
 {
-	m->cr = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\r'));
-	m->lf = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\n'));
-	m->dot = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('.'));
+	uint64_t cr = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\r'));
+	uint64_t lf = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\n'));
+	uint64_t dot = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('.'));
+
+	__asm__("" : "+r"(cr), "+r"(lf), "+r"(dot));
+	m->cr = cr;
+	m->lf = lf;
+	m->dot = dot;
 }
 
 /* The bytes q[0 .. len), len <= 64, others zero; q[len ..] is not accessed. */

@@ -2,23 +2,31 @@
 /*
  * dscan_simd.h - the vector DATA scanner's block logic, shared by the x86 variants (private).
  *
- * A variant (dscan_sse42.c, dscan_avx2.c) supplies a loader that turns up to 64 input bytes
- * into three bit masks (CR, LF, '.'); dscan_simd_run() does the rest, the same way for each:
+ * A variant (dscan_sse42.c, dscan_avx2.c, dscan_avx512.c) supplies loaders that turn up to 64
+ * input bytes into three bit masks (CR, LF, '.'); dscan_simd_run() does the rest, the same way
+ * for each. Inside a line (state BOL or MID), dscan_fast() takes whole blocks with its state in
+ * registers; nothing is emitted but the spans that stuffing dots cut, the open span just grows:
  *
- *   - Inside a line (state BOL or MID), one 64-byte block at a time: an LF right after a CR is
- *     a real line end; a line start is the byte after one. Line lengths come from the positions
- *     of the real LFs; nothing is emitted, the open span just grows. dscan_fast() runs whole
- *     blocks with its state in registers while they hold no line-start dot and (when
- *     normalising) no bare CR/LF; without normalisation bare CR/LF only set flags and lengthen
- *     the line, so they stay on this path. It peeks at the byte after a block ending in CR.
+ *   - Runs of 252 bytes (dscan_fast_runs()): four 64-byte blocks that overlap by one byte, the
+ *     first starting at the byte before the run, so that every transition between two bytes
+ *     lies inside one block and nothing is carried between runs. A run is plain when each CR
+ *     is followed by LF, each LF preceded by CR, and no dot follows an LF: with crs the bits
+ *     after a CR, (crs ^ lf) | (lf << 1 & dot) is zero. Plain runs only move a lower bound of
+ *     the open line's start (a branch-free select); line lengths are looked at only when that
+ *     bound allows a line longer than max_line. A run that is not plain goes to a cold path
+ *     (dscan_run_events()) that removes stuffing dots and takes a terminator; the last,
+ *     partial run is taken as the run ending at n.
+ *   - Single blocks with carried CR/LF bits (dscan_fast_block()) at the start of the input,
+ *     where runs stop, and for inputs shorter than a run; without normalisation bare CR/LF
+ *     only set flags there.
  *   - dscan_block() handles any other block, and the last partial one, from its masks up to its
  *     first "special" byte: a dot at a line start, a CR in the block's last byte (its LF would
  *     be in the next block), and, when normalising, any bare CR or bare LF.
  *   - From the special byte on, dscan_step() (the reference state machine) runs until the state
  *     is BOL or MID again; then blocks resume at that (unaligned) position.
- *   - The last, partial block is built from in-bounds loads only: whole vectors while they fit,
- *     then one vector ending exactly at p[n - 1], shifted. Inputs shorter than 16 bytes go
- *     through dscan_step() alone.
+ *   - The last, partial block is built from in-bounds loads only (the variant's loader: whole
+ *     vectors while they fit, then one vector ending exactly at p[n - 1], shifted, or a masked
+ *     load). Inputs shorter than the loader's smallest vector go through dscan_step() alone.
  *
  * Public (to the variants): struct dscan_masks, dscan_masks16(), dscan_tail16(),
  * dscan_simd_run(), dscan_find_lf16(). Never reads outside [p, p + n); never allocates.
@@ -197,6 +205,7 @@ dscan_fast_block(struct dscan_run *r, struct dscan_fast *f, size_t i, const stru
 {
 	uint64_t crs = m->cr << 1 | f->cc, lf = m->lf, bad = crs ^ lf;
 	uint64_t dots = m->dot & (lf << 1 | f->lc);
+	int64_t last;
 
 	if (__builtin_expect((bad | dots) != 0, 0)) {
 		unsigned flags = 0;
@@ -215,45 +224,233 @@ dscan_fast_block(struct dscan_run *r, struct dscan_fast *f, size_t i, const stru
 	}
 	if (__builtin_expect((int64_t)i - f->ls > f->lim - 64, 0))
 		dscan_fast_long(f, i, lf);
-	f->ls = lf ? (int64_t)(i + 64) - __builtin_clzll(lf) : f->ls;
+	last = (int64_t)(i + 64) - __builtin_clzll(lf | 1); /* lf | 1: defined; unused if lf is 0 */
+	f->ls = lf ? last : f->ls;
 	f->cc = m->cr >> 63;
 	f->lc = lf >> 63;
 	return 0;
 }
 
 /*
- * Two blocks at i, both plain (every CR/LF in a CRLF, no dot at a line start) and no line that
- * could pass the limit: only the line bookkeeping. Returns nonzero, having changed nothing,
- * if the pair is not like that (dscan_fast_block() then takes the blocks one at a time).
+ * Transitions into bytes 1..63 of the block at q that are not plain: a CR not followed by LF,
+ * an LF not preceded by CR, a dot right after an LF. Bit 0 is meaningless (its byte's
+ * predecessor is not in the block); callers ignore it.
  */
-static inline __attribute__((always_inline)) int dscan_fast_pair(struct dscan_fast *f, size_t i,
-                                                                 const struct dscan_masks *a,
-                                                                 const struct dscan_masks *b)
+static inline uint64_t dscan_transitions(const struct dscan_masks *m)
 {
-	uint64_t ev = (a->cr << 1 | f->cc) ^ a->lf;
+	return (m->cr << 1 ^ m->lf) | (m->lf << 1 & m->dot);
+}
 
-	ev |= (b->cr << 1 | a->cr >> 63) ^ b->lf;
-	ev |= a->dot & (a->lf << 1 | f->lc);
-	ev |= b->dot & (b->lf << 1 | a->lf >> 63);
-	if (__builtin_expect(ev != 0 || (int64_t)i - f->ls > f->lim - 128, 0))
-		return 1;
-	if (b->lf)
-		f->ls = (int64_t)(i + 128) - __builtin_clzll(b->lf);
-	else if (a->lf)
-		f->ls = (int64_t)(i + 64) - __builtin_clzll(a->lf);
-	f->cc = b->cr >> 63;
-	f->lc = b->lf >> 63;
-	return 0;
+/* dscan_transitions() of the block at q; *lf gets its LFs. */
+static inline __attribute__((always_inline)) uint64_t
+dscan_block_transitions(const char *q, uint64_t *lf, dscan_load64_fn load64)
+{
+	struct dscan_masks m;
+
+	load64(q, &m);
+	*lf = m.lf;
+	return dscan_transitions(&m);
+}
+
+/* Bits of the block at q (bit t is byte q + t) for bytes at or after from, bit 0 excluded. */
+static inline uint64_t dscan_from_bits(size_t q, size_t from)
+{
+	if (from <= q + 1)
+		return ~1ull;
+	return from - q >= 64 ? 0 : ~0ull << (from - q);
 }
 
 /*
- * The common case, kept in registers: whole 64-byte blocks inside lines whose only CR/LF are
- * real CRLFs (or, without normalisation, bare ones, which only set flags), and whose dots at
- * line starts are plain stuffing. Line lengths are checked only when the open line could pass
- * the limit in the block at hand (lines that begin inside a block are shorter than 62 octets).
- * Stops at the first block that is not like that, or when less than a block is left; returns
- * the new position. State is BOL or MID on entry; on exit also CR, when the last block ended
- * with a CR (its LF, if any, is the next byte). Limits below 62 skip this loop.
+ * The dot at d (a line start in a run) ends the message if CRLF follows: emit the span up to
+ * it and leave the state as dscan_step() does after ".\r\n". Returns d + 3; 0 if the dot is
+ * followed by a CR that is not part of a CRLF or by the end of the input, or if there is no
+ * room for the span with one to spare (dscan_step() then takes it). Not for other dots.
+ */
+static inline size_t dscan_run_term(struct dscan_run *r, size_t d, size_t n)
+{
+	if (n - d < 3 || r->p[d + 2] != '\n' || r->cap - r->nout < 2)
+		return 0;
+	dscan_put(r, r->p + r->s, d - r->s); /* the CRLF before the dot ends the message */
+	r->st->state = DS_DONE;
+	r->st->flags |= DSCAN_DONE;
+	r->st->line_len = 1; /* the dot, as dscan_step() counts it */
+	return d + 3;
+}
+
+/*
+ * Take the run at o (blocks at o - 1 + 63k, see dscan_fast_runs()) from `from` on (the bytes
+ * before were taken already) when its only irregular transitions are stuffing dots at line
+ * starts and maybe a terminator: emit a span up to each dot, and up to the terminator, which
+ * ends the message. lc says whether byte from - 1, if an LF, ended a CRLF. Only with room for
+ * each span and one to spare, so that the array never fills here. Returns the new position
+ * (o + 252, or after the terminator) and sets *last to the last LF taken (or -1); returns
+ * `from`, having changed nothing, when the bytes must go to dscan_fast_block() and
+ * dscan_step() instead. Not inlined: rare (once per stuffed line or message).
+ */
+static __attribute__((noinline)) size_t dscan_run_events(struct dscan_run *r, size_t o, size_t from,
+                                                         size_t n, uint64_t lc, int64_t *last,
+                                                         dscan_load64_fn load64)
+{
+	unsigned k, nout = r->nout;
+	size_t s = r->s;
+
+	*last = -1;
+	for (k = 0; k < 4; k++) {
+		struct dscan_masks m;
+		size_t q = o - 1 + 63 * k;
+		uint64_t valid = dscan_from_bits(q, from), bad, dots;
+
+		load64(r->p + q, &m);
+		bad = (m.cr << 1 ^ m.lf) & valid;
+		dots = m.lf << 1 & m.dot & valid;
+		if (!lc && from > q && from - q < 64)
+			dots &= ~(1ull << (from - q)); /* the LF at from - 1 was bare */
+		for (; dots; dots &= dots - 1) {
+			size_t d = q + dscan_ctz(dots);
+
+			if (bad &
+			    ((dots & (0 - dots)) - 1)) /* something irregular before the dot */
+				goto undo;
+			if (n - d < 2)
+				goto undo;
+			if (r->p[d + 1] == '\r') {
+				d = dscan_run_term(r, d, n);
+				if (d == 0)
+					goto undo;
+				return d;
+			}
+			if (r->cap - r->nout < 2)
+				goto undo;
+			dscan_put(r, r->p + r->s, d - r->s);
+			r->s = d + 1;
+		}
+		if (bad)
+			goto undo;
+		if (m.lf & valid)
+			*last = (int64_t)(q + 63) - __builtin_clzll(m.lf & valid);
+	}
+	return o + 252;
+undo:
+	r->nout = nout;
+	r->s = s;
+	return from;
+}
+
+/* One past the last LF in [lo, i), or ls if there is none; needs n >= 64 (whole loads). */
+static inline int64_t dscan_line_start(const char *p, size_t lo, size_t i, int64_t ls,
+                                       dscan_load64_fn load64)
+{
+	struct dscan_masks m;
+
+	while (i > lo) {
+		size_t b = i >= 64 ? i - 64 : 0; /* the block [b, b + 64) */
+		uint64_t lf;
+
+		load64(p + b, &m);
+		lf = i - b < 64 ? m.lf & ((1ull << (i - b)) - 1) : m.lf;
+		if (b < lo)
+			lf &= ~0ull << (lo - b);
+		if (lf)
+			return (int64_t)(b + 64) - __builtin_clzll(lf);
+		i = b;
+	}
+	return ls;
+}
+
+/*
+ * The loop of dscan_fast_runs(): runs from i (up to last) while every transition into them is
+ * plain (every CR/LF in a CRLF, no dot at a line start) and no line could pass the limit.
+ * Returns the position of the first run that is not like that (or > last). *lb is a lower
+ * bound of the open line's start, kept branch-free: i + 1 after a run that holds an LF at i
+ * or later (the one at i - 1 belongs to the run before); a line starting at *lb can pass the
+ * limit in the run at i only if i - *lb > lim (lim is max_line - 252). A leaf function of its
+ * own, so that its few values stay in registers.
+ */
+static __attribute__((noinline)) size_t dscan_runs_plain(const char *p, size_t i, size_t last,
+                                                         int64_t *lbp, int64_t lim,
+                                                         dscan_load64_fn load64)
+{
+	int64_t lb = *lbp;
+
+	for (; i <= last; i += 252) {
+		uint64_t ev, lf, any;
+
+		if (__builtin_expect((int64_t)i - lb > lim, 0))
+			break;
+		/* block by block, so that few masks are live at a time */
+		ev = dscan_block_transitions(p + i - 1, &lf, load64);
+		any = lf & ~1ull;
+		ev |= dscan_block_transitions(p + i + 62, &lf, load64);
+		any |= lf;
+		ev |= dscan_block_transitions(p + i + 125, &lf, load64);
+		any |= lf;
+		ev |= dscan_block_transitions(p + i + 188, &lf, load64);
+		any |= lf;
+		if (__builtin_expect((ev & ~1ull) != 0, 0))
+			break;
+		lb = any ? (int64_t)i + 1 : lb;
+	}
+	*lbp = lb;
+	return i;
+}
+
+/*
+ * Runs of 252 bytes from i while they are plain (dscan_runs_plain()) or their only irregular
+ * transitions are stuffing dots and a terminator (dscan_run_events()); the last, partial run
+ * is taken as the run that ends at n, from i on. Returns the new position; the state is DONE
+ * if a terminator was taken. Needs i >= 1 and n > 252: the four blocks of a run are loaded at
+ * i - 1 + 63k so that each transition, including the one into byte i and those between
+ * blocks, lies inside one block; nothing is carried from one run to the next. Lines of text
+ * hold an LF every run, so the bound on the line start stays close; when it does not (long
+ * lines), the run is left to dscan_fast_block(). On the way out the exact line start is found
+ * again (the last LF lies after the bound), and cc/lc from the byte before the new position.
+ */
+static inline __attribute__((always_inline)) size_t dscan_fast_runs(struct dscan_run *r,
+                                                                    struct dscan_fast *f, size_t i,
+                                                                    size_t n,
+                                                                    dscan_load64_fn load64)
+{
+	const int64_t lim = f->lim - 252;
+	const size_t start = i;
+	int64_t lb = f->ls, last;
+
+	while (i < n) {
+		size_t o, j;
+
+		if (n - i >= 252)
+			i = dscan_runs_plain(r->p, i, n - 252, &lb, lim, load64);
+		if (i == n)
+			break;
+		o = n - i >= 252 ? i : n - 252;
+		if ((int64_t)o - lb > lim)
+			break;
+		j = dscan_run_events(r, o, i, n, i != start || f->lc, &last, load64);
+		if (j == i)
+			break;
+		lb = last >= 0 ? last + 1 : lb;
+		i = j;
+		if (r->st->state == DS_DONE)
+			return i;
+	}
+	if (i == start)
+		return i;
+	f->ls = dscan_line_start(r->p, lb - 1 > (int64_t)start ? (size_t)lb - 1 : start, i, f->ls,
+	                         load64);
+	f->cc = r->p[i - 1] == '\r';
+	f->lc = r->p[i - 1] == '\n';
+	return i;
+}
+
+/*
+ * The common case, kept in registers: blocks inside lines whose only CR/LF are real CRLFs (or,
+ * without normalisation, bare ones, which only set flags), and whose dots at line starts are
+ * plain stuffing or a terminator. Runs of four blocks (dscan_fast_runs()) where possible,
+ * single blocks (dscan_fast_block()) at the start of the input and where runs stop. Line
+ * lengths are checked only when the open line could pass the limit in the bytes at hand
+ * (lines that begin inside a block are shorter than 62 octets). Stops at the first block that
+ * is not like that, or when less than a block is left; returns the new position. State is
+ * BOL or MID on entry; on exit also CR, when the last block ended with a CR (its LF, if any,
+ * is the next byte), or DONE. Limits below 62 skip this loop.
  */
 static inline __attribute__((always_inline)) size_t dscan_fast(struct dscan_run *r, size_t i,
                                                                size_t n, dscan_load64_fn load64)
@@ -266,15 +463,20 @@ static inline __attribute__((always_inline)) size_t dscan_fast(struct dscan_run 
 		f.lim = INT64_MAX / 4;
 	if (f.lim < 62)
 		return i;
-	while (n - i >= 64) {
-		struct dscan_masks a, b;
+	/* a first byte that is no CR, LF or dot only lengthens the line: runs can start at 1 */
+	if (i == 0 && n > 252 && r->p[0] != '\r' && r->p[0] != '\n' && r->p[0] != '.') {
+		i = 1;
+		f.lc = 0;
+	}
+	for (;;) {
+		struct dscan_masks a;
 
-		while (n - i >= 128) {
-			load64(r->p + i, &a);
-			load64(r->p + i + 64, &b);
-			if (dscan_fast_pair(&f, i, &a, &b))
-				break;
-			i += 128;
+		if (i != 0 && n > 252) {
+			i = dscan_fast_runs(r, &f, i, n, load64);
+			if (st->state == DS_DONE) {
+				st->flags |= (uint16_t)f.flags;
+				return i;
+			}
 		}
 		if (n - i < 64)
 			break;
@@ -317,7 +519,7 @@ dscan_simd_run(struct smtp_dscan *st, const char *p, size_t n, struct smtp_span 
 			unsigned w, stop;
 
 			i = dscan_fast(&r, i, n, load64);
-			if (i == n)
+			if (i == n || st->state == DS_DONE)
 				break;
 			w = st->state == DS_CR ? 0 : load(p, i, n, &m);
 			if (w != 0) {
