@@ -13,7 +13,7 @@ Public interface:
   Checker                  t.check(cond, proves, detail), t.equal(got, want, proves),
                            t.fail(proves, detail); each prints PASS/FAIL with what it proves.
   Skip                     raise Skip("reason") to exit 77.
-  Sluice(t, workers=2, spool=None, extra_args=(), port=None)
+  Sluice(t, workers=2, spool=None, extra_args=(), port=None)   (workers=None: no --workers)
                            .start() (port 0 unless port is given; the bound port is read
                            from the ready line), .stop() -> (exit status, seconds),
                            .stop_and_check(), .kill9(), .port, .spool, .log_tail();
@@ -211,6 +211,12 @@ def free_port():
         return s.getsockname()[1]
 
 
+def source_root():
+    """The repository (SLUICE_E2E_SOURCE_ROOT from meson, else two levels above this file)."""
+    return os.environ.get('SLUICE_E2E_SOURCE_ROOT') or \
+        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
 def require_tool(name):
     path = shutil.which(name) or (os.path.exists(f'/usr/sbin/{name}') and f'/usr/sbin/{name}')
     if not path:
@@ -237,15 +243,15 @@ class Sluice:
         self._log = []
         self._lock = threading.Lock()
         self._ready = threading.Event()
-        self._ready_line = ''
+        self.ready_line = ''
         self._reader = None
 
     def argv(self, port):
         # --user -: keep the current user (as root, sluiced would otherwise switch to nobody,
         # who cannot write the private spool directory).
-        return [self.exe, '--listen', f'127.0.0.1:{port}', '--spool', self.spool,
-                '--workers', str(self.workers), '--hostname', HOSTNAME, '--user', '-'] \
-            + self.extra_args
+        workers = ['--workers', str(self.workers)] if self.workers else []
+        return [self.exe, '--listen', f'127.0.0.1:{port}', '--spool', self.spool] + workers \
+            + ['--hostname', HOSTNAME, '--user', '-'] + self.extra_args
 
     def start(self, timeout=READY_TIMEOUT):
         """Start and wait for a line containing 'ready' on stderr. Without a fixed port,
@@ -255,9 +261,9 @@ class Sluice:
         argv = self.argv(self.port or 0)
         ok = self._start_once(argv, timeout)
         if ok and not self.port:
-            m = re.search(r'127\.0\.0\.1:(\d+)', self._ready_line)
+            m = re.search(r'127\.0\.0\.1:(\d+)', self.ready_line)
             self.t.require(m and int(m.group(1)) > 0, 'the ready line names the port bound',
-                           self._ready_line)
+                           self.ready_line)
             self.port = int(m.group(1))
         self.t.require(ok, f'sluiced starts and prints "ready" within {timeout:.0f} s',
                        f'argv: {" ".join(argv)}\nexit status: {self.proc.poll()}\n'
@@ -267,7 +273,7 @@ class Sluice:
     def _start_once(self, argv, timeout):
         self._log = []
         self._ready.clear()
-        self._ready_line = ''
+        self.ready_line = ''
         logdir = os.path.dirname(self.spool.rstrip('/'))
         self.log_path = os.path.join(logdir, f'sluiced-{len(_procs)}.log')
         self.proc = spawn(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -293,7 +299,7 @@ class Sluice:
                 with self._lock:
                     self._log.append(text)
                 if 'ready' in text.lower() and not self._ready.is_set():
-                    self._ready_line = text
+                    self.ready_line = text
                     self._ready.set()
 
     def log_tail(self, n=40):
