@@ -256,7 +256,11 @@ class Sluice:
     def start(self, timeout=READY_TIMEOUT):
         """Start and wait for a line containing 'ready' on stderr. Without a fixed port,
         sluiced binds port 0 (the kernel picks a free one, no race with other tests) and the
-        port is read from the ready line ("ready: listening on 127.0.0.1:PORT; ...")."""
+        port is read from the ready line ("ready: listening on 127.0.0.1:PORT; ...").
+        Calling it again while the daemon runs does nothing (a second daemon on the same port
+        and spool would share the port through SO_REUSEPORT)."""
+        if self.alive():
+            return self
         os.makedirs(os.path.dirname(self.spool.rstrip('/')), exist_ok=True)
         argv = self.argv(self.port or 0)
         ok = self._start_once(argv, timeout)
