@@ -3,8 +3,9 @@
 #
 # tools/install-deps.sh - install everything Sluice needs to build, run and test on Debian 12.
 #
-# Installs the build toolchain, the libraries the engine links against, and the SMTP peers the
-# end-to-end tests drive (swaks, curl, Postfix). Postfix is preseeded as "Local only" so the
+# Installs the build toolchain, the libraries the engine links against, the SMTP peers the
+# end-to-end tests drive (swaks, curl, Postfix), and ip/ethtool for the DPDK backend's test
+# (network namespaces and a veth pair). Postfix is preseeded as "Local only" so the
 # install never prompts, and the system Postfix service is stopped afterwards: the tests start
 # private Postfix instances in their own config directories and must not meet a system instance.
 #
@@ -17,7 +18,7 @@ packages=(
 	meson ninja-build gcc clang pkg-config git
 	liburing-dev libinih-dev libjemalloc-dev libhyperscan-dev libdpdk-dev libmicrohttpd-dev
 	libclang-rt-14-dev llvm-14 clang-format
-	swaks curl python3 postfix
+	swaks curl python3 postfix iproute2 ethtool
 )
 
 sudo_cmd=()
