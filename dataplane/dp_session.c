@@ -374,8 +374,7 @@ static void end_session(struct dp_worker *w, struct dp_conn *c, uint16_t code, c
 	if (c->flags & DP_C_CLOSING)
 		return;
 	io_begin(w, c, &io);
-	if (io.reply_cap < SMTP_REPLY_MAX)
-		code = 0; /* no room: the client is not reading anyway */
+	/* the engine writes the closing reply into whatever room is left (cut if need be) */
 	smtp_session_end(&c->smtp, &w->smtp, code, text, &io);
 	io_end(w, c, &io);
 	begin_close(w, c);

@@ -306,6 +306,46 @@ static void test_close_during_commit(void)
 	CHECK(mem.w->nopen == 0, "open %u", mem.w->nopen);
 }
 
+/*
+ * Regression: end_session() dropped its closing reply when the reply buffer had less than
+ * SMTP_REPLY_MAX free bytes (a client that stopped reading), so a timeout closed silently.
+ * The engine writes the closing reply into whatever room is left.
+ */
+static void test_end_reply_tx_nearly_full(void)
+{
+	struct dp_conn *c = mem_connect("192.0.2.9", 40009);
+	static char noops[2000 * 6];
+	const char *out;
+	size_t len;
+
+	mem_pump(mem.w);
+	mem_sends(c, "EHLO client.example\r\n");
+	mem_pump(mem.w);
+	mem.mc[c->idx].stalled = 1;
+	for (int i = 0; i < 2000; i++)
+		memcpy(noops + 6 * i, "NOOP\r\n", 6);
+	for (int off = 0; off < 2000 * 6; off += 4000) {
+		mem_send(c, noops + off, 4000);
+		mem_pump(mem.w);
+	}
+	REQUIRE(c->tx_cap - c->tx_len < SMTP_REPLY_MAX, "reply buffer nearly full");
+	CHECK(c->tx_cap - c->tx_len >= 64, "room for a short reply left: %u",
+	      c->tx_cap - c->tx_len);
+	mem.skew_ms = mem.w->limits.cmd_timeout_ms + 2000;
+	mem_pump(mem.w);
+	CHECK(c->flags & DP_C_CLOSING, "timed out");
+	mem.mc[c->idx].stalled = 0;
+	mem_pump(mem.w);
+	mem_pump(mem.w);
+	mem.skew_ms = 0;
+	out = mem_out(c);
+	len = mem.mc[c->idx].len;
+	CHECK(len > 60 && strstr(out + len - 60, "421 ") &&
+	          strstr(out + len - 60, "Error: timeout exceeded\r\n"),
+	      "the 421 is sent last: %s", len > 60 ? out + len - 60 : out);
+	CHECK(mem_released(c), "released");
+}
+
 int main(void)
 {
 	mem_start("[spool]\nbatch_buffers = 2\nbatch_bytes = 1\nbatch_usec = 100000\n");
@@ -317,6 +357,7 @@ int main(void)
 	test_envelope_full();
 	test_spool_spill();
 	test_close_during_commit();
+	test_end_reply_tx_nearly_full();
 	mem_stop();
 	return dp_test_finish("test_session");
 }
