@@ -76,6 +76,7 @@ struct dp_dpdk_wk {
 
 /* dp_dpdk_port.c */
 extern const struct net_port_ops dp_dpdk_port_ops;
+int dp_dpdk_port_setup(struct dp_dpdk *env, char *err, size_t errlen);
 void dp_dpdk_port_fill(const struct dp_dpdk *env, struct dp_dpdk_queue *q, unsigned qid,
                        struct net_port *port);
 

@@ -5,7 +5,8 @@
  * struct net_port_ops over one queue pair for the TCP stack (dataplane/net/net.h).
  *
  * Public: dp_dpdk_start, dp_dpdk_attach, dp_dpdk_stop (dp_dpdk.h); dp_dpdk_port_ops,
- * dp_dpdk_port_fill (dp_dpdk_impl.h).
+ * dp_dpdk_port_fill, dp_dpdk_port_setup (dp_dpdk_impl.h; the tests drive a ring port with
+ * them).
  *
  * Frames: a received frame points into its mbuf's data (no copy); the stack releases it with
  * rx_release (mbuf freed). A transmit frame is a fresh mbuf's data area; tx_burst sets the
@@ -117,8 +118,8 @@ static int port_find(struct dp_dpdk *env, const char *devargs, char *err, size_t
 	return 0;
 }
 
-/* Configure queues and offloads, start the port. */
-static int port_setup(struct dp_dpdk *env, char *err, size_t errlen)
+/* Configure env->nq queue pairs and the offloads of env->port_id, create the pool, start. */
+int dp_dpdk_port_setup(struct dp_dpdk *env, char *err, size_t errlen)
 {
 	struct rte_eth_conf pc;
 	struct rte_eth_dev_info info;
@@ -192,7 +193,7 @@ int dp_dpdk_start(struct dp_dpdk **envp, const struct dp_conf *conf, unsigned nw
 	if (rc == 0)
 		rc = port_find(env, conf->dpdk.port, err, errlen);
 	if (rc == 0)
-		rc = port_setup(env, err, errlen);
+		rc = dp_dpdk_port_setup(env, err, errlen);
 	return rc;
 }
 
