@@ -40,6 +40,15 @@ static inline void avx2_load64(const char *q, struct dscan_masks *m)
 	m->dot = avx2_eq(a, '.') | avx2_eq(b, '.') << 32;
 }
 
+static inline uint64_t avx2_trans64(const char *q, uint64_t *lf)
+{
+	struct dscan_masks m;
+
+	avx2_load64(q, &m);
+	*lf = m.lf;
+	return dscan_transitions(&m);
+}
+
 static inline unsigned avx2_load(const char *p, size_t i, size_t n, struct dscan_masks *m)
 {
 	unsigned rem;
@@ -64,7 +73,7 @@ static inline unsigned avx2_load(const char *p, size_t i, size_t n, struct dscan
 size_t smtp_dscan_avx2(struct smtp_dscan *st, const char *p, size_t n, struct smtp_span *out,
                        unsigned cap, unsigned *nout)
 {
-	return dscan_simd_run(st, p, n, out, cap, nout, avx2_load64, avx2_load);
+	return dscan_simd_run(st, p, n, out, cap, nout, avx2_load64, avx2_load, avx2_trans64);
 }
 
 size_t smtp_find_lf_avx2(const char *p, size_t n)

@@ -44,6 +44,24 @@ static inline __m512i avx512_load_part(const char *q, size_t len)
 	return _mm512_maskz_loadu_epi8(_bzhi_u64(~0ull, (unsigned)len), q);
 }
 
+/*
+ * dscan_transitions() of the 64 bytes at q: the dots after an LF come from a compare masked
+ * with the LF mask shifted by one, so only (CR << 1) ^ LF is left to the integer unit.
+ */
+static inline uint64_t avx512_trans64(const char *q, uint64_t *lfp)
+{
+	__m512i v = _mm512_loadu_si512((const void *)q);
+	__mmask64 kcr = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\r'));
+	__mmask64 klf = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\n'));
+	__mmask64 kdot =
+	    _mm512_mask_cmpeq_epi8_mask(_kshiftli_mask64(klf, 1), v, _mm512_set1_epi8('.'));
+	uint64_t cr = kcr, lf = klf, dots = kdot;
+
+	__asm__("" : "+r"(cr), "+r"(lf), "+r"(dots));
+	*lfp = lf;
+	return (cr << 1 ^ lf) | dots;
+}
+
 static inline void avx512_load64(const char *q, struct dscan_masks *m)
 {
 	avx512_masks(_mm512_loadu_si512((const void *)q), m);
@@ -64,7 +82,7 @@ static inline unsigned avx512_load(const char *p, size_t i, size_t n, struct dsc
 size_t smtp_dscan_avx512(struct smtp_dscan *st, const char *p, size_t n, struct smtp_span *out,
                          unsigned cap, unsigned *nout)
 {
-	return dscan_simd_run(st, p, n, out, cap, nout, avx512_load64, avx512_load);
+	return dscan_simd_run(st, p, n, out, cap, nout, avx512_load64, avx512_load, avx512_trans64);
 }
 
 size_t smtp_find_lf_avx512(const char *p, size_t n)

@@ -241,16 +241,11 @@ static inline uint64_t dscan_transitions(const struct dscan_masks *m)
 	return (m->cr << 1 ^ m->lf) | (m->lf << 1 & m->dot);
 }
 
-/* dscan_transitions() of the block at q; *lf gets its LFs. */
-static inline __attribute__((always_inline)) uint64_t
-dscan_block_transitions(const char *q, uint64_t *lf, dscan_load64_fn load64)
-{
-	struct dscan_masks m;
-
-	load64(q, &m);
-	*lf = m.lf;
-	return dscan_transitions(&m);
-}
+/*
+ * dscan_transitions() of the 64 bytes at q (all in bounds, q > p); *lf gets their LF mask.
+ * A variant may compute it in its own way (dscan_avx512.c finds the dots with a masked compare).
+ */
+typedef uint64_t (*dscan_trans64_fn)(const char *q, uint64_t *lf);
 
 /* Bits of the block at q (bit t is byte q + t) for bytes at or after from, bit 0 excluded. */
 static inline uint64_t dscan_from_bits(size_t q, size_t from)
@@ -361,36 +356,39 @@ static inline int64_t dscan_line_start(const char *p, size_t lo, size_t i, int64
  * The loop of dscan_fast_runs(): runs from i (up to last) while every transition into them is
  * plain (every CR/LF in a CRLF, no dot at a line start) and no line could pass the limit.
  * Returns the position of the first run that is not like that (or > last). *lb is a lower
- * bound of the open line's start, kept branch-free: i + 1 after a run that holds an LF at i
- * or later (the one at i - 1 belongs to the run before); a line starting at *lb can pass the
- * limit in the run at i only if i - *lb > lim (lim is max_line - 252). A leaf function of its
- * own, so that its few values stay in registers.
+ * bound of the open line's start, kept branch-free from the LFs of the run's second half: a
+ * run with an LF there (at i + 126 or later) moves it to i + 127. A line starting at *lb can
+ * pass the limit in the run at i only if i - *lb > lim (lim is max_line - 252). A leaf
+ * function of its own, so that its few values stay in registers.
  */
 static __attribute__((noinline)) size_t dscan_runs_plain(const char *p, size_t i, size_t last,
                                                          int64_t *lbp, int64_t lim,
-                                                         dscan_load64_fn load64)
+                                                         dscan_trans64_fn trans64)
 {
-	int64_t lb = *lbp;
+	const int64_t step = 127 + lim;
+	int64_t stop = *lbp + lim; /* the limit can be passed in the run at i only if i > stop */
 
-	for (; i <= last; i += 252) {
+	for (; i <= last && (int64_t)i <= stop; i += 252) {
 		uint64_t ev, lf, any;
 
-		if (__builtin_expect((int64_t)i - lb > lim, 0))
-			break;
-		/* block by block, so that few masks are live at a time */
-		ev = dscan_block_transitions(p + i - 1, &lf, load64);
+		/*
+		 * Block by block, so that few masks are live at a time (the empty asm keeps
+		 * the compiler from gathering the ORs at the end, which spills registers).
+		 */
+		ev = trans64(p + i - 1, &lf);
+		__asm__("" : "+r"(ev));
+		ev |= trans64(p + i + 62, &lf);
+		__asm__("" : "+r"(ev));
+		ev |= trans64(p + i + 125, &lf);
+		__asm__("" : "+r"(ev));
 		any = lf & ~1ull;
-		ev |= dscan_block_transitions(p + i + 62, &lf, load64);
-		any |= lf;
-		ev |= dscan_block_transitions(p + i + 125, &lf, load64);
-		any |= lf;
-		ev |= dscan_block_transitions(p + i + 188, &lf, load64);
+		ev |= trans64(p + i + 188, &lf);
 		any |= lf;
 		if (__builtin_expect((ev & ~1ull) != 0, 0))
 			break;
-		lb = any ? (int64_t)i + 1 : lb;
+		stop = any ? (int64_t)i + step : stop; /* an LF at i + 126 or later */
 	}
-	*lbp = lb;
+	*lbp = stop - lim;
 	return i;
 }
 
@@ -405,10 +403,9 @@ static __attribute__((noinline)) size_t dscan_runs_plain(const char *p, size_t i
  * lines), the run is left to dscan_fast_block(). On the way out the exact line start is found
  * again (the last LF lies after the bound), and cc/lc from the byte before the new position.
  */
-static inline __attribute__((always_inline)) size_t dscan_fast_runs(struct dscan_run *r,
-                                                                    struct dscan_fast *f, size_t i,
-                                                                    size_t n,
-                                                                    dscan_load64_fn load64)
+static inline __attribute__((always_inline)) size_t
+dscan_fast_runs(struct dscan_run *r, struct dscan_fast *f, size_t i, size_t n,
+                dscan_load64_fn load64, dscan_trans64_fn trans64)
 {
 	const int64_t lim = f->lim - 252;
 	const size_t start = i;
@@ -418,7 +415,7 @@ static inline __attribute__((always_inline)) size_t dscan_fast_runs(struct dscan
 		size_t o, j;
 
 		if (n - i >= 252)
-			i = dscan_runs_plain(r->p, i, n - 252, &lb, lim, load64);
+			i = dscan_runs_plain(r->p, i, n - 252, &lb, lim, trans64);
 		if (i == n)
 			break;
 		o = n - i >= 252 ? i : n - 252;
@@ -453,7 +450,8 @@ static inline __attribute__((always_inline)) size_t dscan_fast_runs(struct dscan
  * is the next byte), or DONE. Limits below 62 skip this loop.
  */
 static inline __attribute__((always_inline)) size_t dscan_fast(struct dscan_run *r, size_t i,
-                                                               size_t n, dscan_load64_fn load64)
+                                                               size_t n, dscan_load64_fn load64,
+                                                               dscan_trans64_fn trans64)
 {
 	struct smtp_dscan *st = r->st;
 	struct dscan_fast f = {(int64_t)i - st->line_len, st->max_line, 0, st->state == DS_BOL, 0};
@@ -472,7 +470,7 @@ static inline __attribute__((always_inline)) size_t dscan_fast(struct dscan_run 
 		struct dscan_masks a;
 
 		if (i != 0 && n > 252) {
-			i = dscan_fast_runs(r, &f, i, n, load64);
+			i = dscan_fast_runs(r, &f, i, n, load64, trans64);
 			if (st->state == DS_DONE) {
 				st->flags |= (uint16_t)f.flags;
 				return i;
@@ -504,7 +502,7 @@ static inline __attribute__((always_inline)) size_t dscan_fast(struct dscan_run 
  */
 static inline __attribute__((always_inline)) size_t
 dscan_simd_run(struct smtp_dscan *st, const char *p, size_t n, struct smtp_span *out, unsigned cap,
-               unsigned *nout, dscan_load64_fn load64, dscan_load_fn load)
+               unsigned *nout, dscan_load64_fn load64, dscan_load_fn load, dscan_trans64_fn trans64)
 {
 	struct dscan_run r;
 	size_t i = 0;
@@ -518,7 +516,7 @@ dscan_simd_run(struct smtp_dscan *st, const char *p, size_t n, struct smtp_span 
 			struct dscan_masks m = {0, 0, 0};
 			unsigned w, stop;
 
-			i = dscan_fast(&r, i, n, load64);
+			i = dscan_fast(&r, i, n, load64, trans64);
 			if (i == n || st->state == DS_DONE)
 				break;
 			w = st->state == DS_CR ? 0 : load(p, i, n, &m);

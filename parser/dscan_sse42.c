@@ -30,6 +30,15 @@ static inline void sse42_load64(const char *q, struct dscan_masks *m)
 	         dscan_eq16(d, '.') << 48;
 }
 
+static inline uint64_t sse42_trans64(const char *q, uint64_t *lf)
+{
+	struct dscan_masks m;
+
+	sse42_load64(q, &m);
+	*lf = m.lf;
+	return dscan_transitions(&m);
+}
+
 static inline unsigned sse42_load(const char *p, size_t i, size_t n, struct dscan_masks *m)
 {
 	if (n - i >= 64) {
@@ -44,7 +53,7 @@ static inline unsigned sse42_load(const char *p, size_t i, size_t n, struct dsca
 size_t smtp_dscan_sse42(struct smtp_dscan *st, const char *p, size_t n, struct smtp_span *out,
                         unsigned cap, unsigned *nout)
 {
-	return dscan_simd_run(st, p, n, out, cap, nout, sse42_load64, sse42_load);
+	return dscan_simd_run(st, p, n, out, cap, nout, sse42_load64, sse42_load, sse42_trans64);
 }
 
 size_t smtp_find_lf_sse42(const char *p, size_t n)
