@@ -394,6 +394,14 @@ void smtp_command(struct smtp_ctx *c, const char *line, size_t len)
 	sp = memchr(line, ' ', len);
 	vlen = sp ? (size_t)(sp - line) : len;
 	cmd = cmd_find(line, vlen);
+	/* Refused at connect (554): only QUIT works (RFC 5321 3.1); BDAT still consumes its
+	 * chunk (its own HELO check answers 503, the session never leaves SMTP_GREETED). */
+	if ((c->s->flags & SMTP_SF_REFUSED) &&
+	    (cmd == NULL || (cmd->fn != cmd_quit && cmd->fn != cmd_bdat))) {
+		smtp_error(c, SMTP_R_REFUSED);
+		c->io->flush = 1;
+		return;
+	}
 	if (cmd == NULL)
 		return smtp_error(c, SMTP_R_UNKNOWN);
 	if ((cmd->flags & SMTP_CMD_HELO) && c->s->state == SMTP_GREETED)

@@ -35,6 +35,7 @@ struct smtp_canned {
 
 static const struct smtp_canned smtp_canned[SMTP_R__COUNT] = {
     [SMTP_R_OK] = {250, 0, "2.0.0", "Ok"},
+    [SMTP_R_REFUSED] = {503, RF_ERR, "5.5.1", "Error: connection refused, send QUIT"},
     [SMTP_R_MAIL_OK] = {250, 0, "2.1.0", "Ok"},
     [SMTP_R_RCPT_OK] = {250, 0, "2.1.5", "Ok"},
     [SMTP_R_DATA_GO] = {354, 0, NULL, "End data with <CR><LF>.<CR><LF>"},
@@ -211,6 +212,16 @@ unsigned smtp_reply_code(enum smtp_rid id)
 void smtp_reply_greeting(struct smtp_ctx *c)
 {
 	reply_host(c, 220, NULL, "ESMTP");
+}
+
+/* "554 <enh> <hostname> <text>": the greeting of a refused connection (RFC 5321 3.1). */
+void smtp_reply_refused(struct smtp_ctx *c, const char *enh, const char *text)
+{
+	if (enh == NULL || !smtp_enh_valid(enh, strnlen(enh, 16), 554))
+		enh = "5.7.1";
+	if (text == NULL || *text == '\0')
+		text = "Access denied";
+	reply_host(c, 554, enh, text);
 }
 
 void smtp_reply_helo(struct smtp_ctx *c)

@@ -34,6 +34,7 @@ enum smtp_sflag {
 	SMTP_SF_DISCARD = 1u << 4,    /* discarding the rest of an over-long command line */
 	SMTP_SF_SKIP = 1u << 5,       /* the current chunk is refused: consume, do not emit */
 	SMTP_SF_DATA_EV = 1u << 6,    /* SMTP_EV_DATA emitted for this transaction */
+	SMTP_SF_REFUSED = 1u << 7,    /* greeted with 554: every command but QUIT gets 503 */
 };
 
 /* Canned replies (reply.c holds the table). */
@@ -87,6 +88,7 @@ enum smtp_rid {
 	SMTP_R_MSG_BARE,
 	SMTP_R_MSG_SIZE,
 	SMTP_R_MSG_LONG_LINE,
+	SMTP_R_REFUSED,
 	SMTP_R__COUNT,
 };
 
@@ -103,6 +105,7 @@ int smtp_reply_counts_error(enum smtp_rid id);
 void smtp_reply(struct smtp_io *io, const struct smtp_config *cfg, unsigned code, const char *enh,
                 const char *text, size_t tlen);
 void smtp_reply_greeting(struct smtp_ctx *c);
+void smtp_reply_refused(struct smtp_ctx *c, const char *enh, const char *text);
 void smtp_reply_ehlo(struct smtp_ctx *c);
 void smtp_reply_helo(struct smtp_ctx *c);
 void smtp_reply_chunk(struct smtp_ctx *c, uint64_t octets);

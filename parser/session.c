@@ -2,7 +2,7 @@
 /*
  * session.c - the SMTP session: input loop, command-line framing, decisions, closing.
  *
- * Public functions (smtp.h): smtp_session_start, smtp_input, smtp_resolve, smtp_session_end,
+ * Public functions (smtp.h): smtp_session_start, smtp_session_start_refused, smtp_input, smtp_resolve, smtp_session_end,
  * smtp_state_name. Private helpers used by the other engine files (session-int.h):
  * smtp_ev_push, smtp_error, smtp_close, smtp_tx_abort, smtp_tx_clear, smtp_panic.
  *
@@ -65,7 +65,7 @@ struct smtp_event *smtp_ev_push(struct smtp_io *io, enum smtp_event_type type)
 
 void smtp_tx_clear(struct smtp_session *s)
 {
-	s->flags &= (uint8_t)SMTP_SF_DISCARD;
+	s->flags &= (uint8_t)(SMTP_SF_DISCARD | SMTP_SF_REFUSED);
 	s->body = SMTP_BODY_NONE;
 	s->utf8 = 0;
 	s->tx_error = SMTP_R_NONE;
@@ -116,6 +116,18 @@ void smtp_session_start(struct smtp_session *s, const struct smtp_config *cfg, s
 	memset(s, 0, sizeof(*s));
 	s->state = SMTP_GREETED;
 	smtp_reply_greeting(&c);
+	io->flush = 1;
+}
+
+void smtp_session_start_refused(struct smtp_session *s, const struct smtp_config *cfg,
+                                const struct smtp_verdict *v, struct smtp_io *io)
+{
+	struct smtp_ctx c = {s, cfg, io};
+
+	memset(s, 0, sizeof(*s));
+	s->state = SMTP_GREETED;
+	s->flags = SMTP_SF_REFUSED;
+	smtp_reply_refused(&c, v ? v->enh : NULL, v ? v->text : NULL);
 	io->flush = 1;
 }
 

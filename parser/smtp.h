@@ -229,6 +229,17 @@ struct smtp_session {
 /* Queue the 220 greeting; the session is then SMTP_GREETED. */
 void smtp_session_start(struct smtp_session *s, const struct smtp_config *cfg, struct smtp_io *io);
 
+/*
+ * Start a session refused at connect (policy): queue "554 <enh> <hostname> <text>" from v
+ * (enh defaults to 5.7.1, text to "Access denied"; v may be NULL; v->code is not used: the
+ * code is always 554). The session is SMTP_GREETED and, per RFC 5321 3.1, answers every
+ * command except QUIT with "503 5.5.1 Error: connection refused, send QUIT" (BDAT's chunk is
+ * still consumed); QUIT gets 221 and closes. No event is emitted. Errors count towards
+ * max_errors as usual.
+ */
+void smtp_session_start_refused(struct smtp_session *s, const struct smtp_config *cfg,
+                                const struct smtp_verdict *v, struct smtp_io *io);
+
 /* Consume input; see the header comment. Returns bytes consumed. */
 size_t smtp_input(struct smtp_session *s, const struct smtp_config *cfg, const char *in, size_t len,
                   struct smtp_io *io);
