@@ -14,14 +14,14 @@
  *                  dp_sess_sent on the same pass, after the callbacks, never from inside
  *                  output(); a full ring waits for writable(), an empty buffer pool retries
  *                  on the next pass.
- *   close()     -> tcp_close (FIN after the buffered replies); the stack's closed() then
- *                  calls dp_sess_released. A connection the peer reset first is released
- *                  through the run queue (c->fd = -1, c->refs = 0).
+ *   close()     -> tcp_close (FIN after the buffered replies; the stack finishes the
+ *                  connection alone, like the kernel after close(2)) and the slot is released
+ *                  through the glue's run queue on the next pass (c->fd = -1, c->refs = 0).
  *   eof()       -> dp_sess_eof(0), after the bytes still held for a paused glue; closed()
  *                  without our close (reset, timeout) -> dp_sess_eof(-errno).
  *
- * c->refs is 1 while the stack holds the connection (so the glue's run queue never releases
- * it early), 0 after closed().
+ * c->refs is 1 while the stack holds the connection for the glue (so the run queue never
+ * releases it early), 0 after closed() or close().
  *
  * Loop pass (dpdk_run), nothing blocks and every step is bounded:
  *   1. read the clock once (w->now_us);
@@ -237,10 +237,8 @@ static void on_closed(void *app, struct tcp_conn *tc, int reason)
 	s = &k->slot[c->idx];
 	s->tc = NULL;
 	c->refs = 0;
-	if (s->closing)
-		dp_sess_released(k->w, c); /* may free c */
-	else
-		dp_sess_eof(k->w, c, reason ? reason : -ECONNRESET); /* the glue closes c */
+	/* not closed by us (close() detaches the handle): reset or timed out */
+	dp_sess_eof(k->w, c, reason ? reason : -ECONNRESET); /* the glue closes c */
 }
 
 static const struct tcp_app_ops app_ops = {
@@ -316,6 +314,11 @@ static void dpdk_output(struct dp_worker *w, struct dp_conn *c)
 	try_send(w->tp_priv, c);
 }
 
+/*
+ * Like close(2) on a socket: the stack finishes the connection on its own (sends what is
+ * buffered, the FIN, retransmits them) while the slot goes back to the glue at once, so a
+ * peer that never acknowledges our FIN holds no session (and delays no shutdown).
+ */
 static void dpdk_close(struct dp_worker *w, struct dp_conn *c)
 {
 	struct dp_dpdk_wk *k = w->tp_priv;
@@ -324,8 +327,9 @@ static void dpdk_close(struct dp_worker *w, struct dp_conn *c)
 	s->closing = 1;
 	c->flags |= DP_C_TP_CLOSE;
 	if (s->tc) {
-		tcp_close(k->nc, s->tc); /* closed() releases c */
-		return;
+		tcp_set_user(s->tc, NULL); /* its closed() is not ours any more */
+		tcp_close(k->nc, s->tc);
+		s->tc = NULL;
 	}
 	c->fd = -1;
 	c->refs = 0;

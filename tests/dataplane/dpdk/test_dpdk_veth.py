@@ -384,7 +384,6 @@ def step_impaired(t, ip, ethtool, exe):
         t0 = time.monotonic()
         ids = in_netns(net.ns_cli, lambda: [send_messages(bt, 60) for bt in batches])
         dt = time.monotonic() - t0
-        relay.stop()
         flat = [x for bt in ids for x in bt]
         t.check(all(x and ' ' not in x for x in flat),
                 'lossy, duplicating, reordering path: every message gets 250', flat)
@@ -394,7 +393,12 @@ def step_impaired(t, ip, ethtool, exe):
         t.check(st['lost'] > 0 and st['duplicated'] > 0 and st['reordered'] > 0,
                 'the relay really lost, duplicated and reordered frames', dict(st))
         check_stored(t, h.Spool(t, d.spool), want, 'impaired path')
+        relay.stop()  # the path is cut: FINs still unacknowledged stay so
+        t0 = time.monotonic()
         t.equal(d.stop(), 0, 'impaired path: SIGTERM, exit 0')
+        t.check(time.monotonic() - t0 < 5,
+                'path cut: the shutdown waits for no FIN acknowledgement (sessions end at close)',
+                f'{time.monotonic() - t0:.1f} s')
     finally:
         if relay:
             relay.stop()
