@@ -37,6 +37,7 @@
 #include <emmintrin.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "parser/dscan.h"
 #include "parser/dscan_step.h"
@@ -419,6 +420,15 @@ dscan_fast_runs(struct dscan_run *r, struct dscan_fast *f, size_t i, size_t n,
 		if (i == n)
 			break;
 		o = n - i >= 252 ? i : n - 252;
+		/*
+		 * The last, partial run: plain from o on, the bytes from i on are too. Not worth
+		 * a look when the input ends with the terminator (dscan_run_events() takes it).
+		 */
+		if (o != i && memcmp(r->p + n - 5, "\r\n.\r\n", 5) != 0 &&
+		    dscan_runs_plain(r->p, o, o, &lb, lim, trans64) == n) {
+			i = n;
+			break;
+		}
 		if ((int64_t)o - lb > lim)
 			break;
 		j = dscan_run_events(r, o, i, n, i != start || f->lc, &last, load64);
