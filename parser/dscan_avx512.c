@@ -5,10 +5,12 @@
  * Public: smtp_dscan_avx512(), smtp_find_lf_avx512() (dscan.h). Built with -mavx512f
  * -mavx512bw -mbmi -mbmi2 (SMTP_HAVE_AVX512 defined); chosen by scan_select.c only on CPUs that
  * have all four. The block logic is dscan_simd.h: this file loads a 64-byte block as one vector
- * and compares it with CR, LF and '.' straight into 64-bit masks. A block that would cross the
+ * and compares it with CR, LF and '.' straight into 64-bit masks; in the loop of plain runs the
+ * dots after an LF come from a compare masked with the LF mask. A block that would cross the
  * end of the input (the last partial one, or an input shorter than 64 bytes) is read with a
  * masked load that covers only the bytes in [p, p + n): the others are not accessed (their
- * faults are suppressed) and read as zero, which matches none of the three.
+ * faults are suppressed) and read as zero, which matches none of the three. The line-end
+ * finder looks at 16, then 32 bytes first (command lines are short), then whole vectors.
  *
  * When the compiler cannot build AVX-512 code (meson.build checks the flags), this file is
  * compiled without them: smtp_scan_avx512_built is 0, smtp_scan_impls() never lists the
@@ -91,6 +93,19 @@ size_t smtp_find_lf_avx512(const char *p, size_t n)
 	size_t i = 0;
 	uint64_t m;
 
+	/* command lines are short: the first 16, then 32 bytes, before whole vectors */
+	if (n >= 48) {
+		__m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(p + 16));
+		uint32_t k = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(a, _mm_set1_epi8('\n')));
+
+		if (k != 0)
+			return _tzcnt_u32(k);
+		k = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, _mm256_set1_epi8('\n')));
+		if (k != 0)
+			return 16 + _tzcnt_u32(k);
+		i = 48;
+	}
 	for (; n - i >= 64; i += 64) {
 		m = _mm512_cmpeq_epi8_mask(_mm512_loadu_si512((const void *)(p + i)), lf);
 		if (m != 0)
