@@ -171,6 +171,13 @@ def main(fn):
     name = os.path.basename(sys.argv[0])
     t = Checker(name)
     status = 1
+
+    def terminated(signum, frame):
+        raise Abort(f'test killed by signal {signum} (meson timeout?)')
+
+    # meson ends a test that times out with SIGTERM: still end the daemons and remove dirs.
+    signal.signal(signal.SIGTERM, terminated)
+    signal.signal(signal.SIGINT, terminated)
     try:
         fn(t)
         status = 0 if t.failed == 0 and t.passed > 0 else 1
