@@ -16,9 +16,10 @@
  *     bound allows a line longer than max_line. A run that is not plain goes to a cold path
  *     (dscan_run_events()) that removes stuffing dots and takes a terminator; the last,
  *     partial run is taken as the run ending at n.
- *   - Single blocks with carried CR/LF bits (dscan_fast_block()) at the start of the input,
- *     where runs stop, and for inputs shorter than a run; without normalisation bare CR/LF
- *     only set flags there.
+ *   - Single blocks with carried CR/LF bits (dscan_fast_block()) where runs cannot start (the
+ *     input's first byte is a CR, LF or dot, whose transition from the byte before depends on
+ *     the state), where they stop, and for inputs shorter than a run; without normalisation
+ *     bare CR/LF only set flags there.
  *   - dscan_block() handles any other block, and the last partial one, from its masks up to its
  *     first "special" byte: a dot at a line start, a CR in the block's last byte (its LF would
  *     be in the next block), and, when normalising, any bare CR or bare LF.
@@ -28,7 +29,8 @@
  *     vectors while they fit, then one vector ending exactly at p[n - 1], shifted, or a masked
  *     load). Inputs shorter than the loader's smallest vector go through dscan_step() alone.
  *
- * Public (to the variants): struct dscan_masks, dscan_masks16(), dscan_tail16(),
+ * Public (to the variants): struct dscan_masks, the loader types dscan_load_fn,
+ * dscan_load64_fn and dscan_trans64_fn, dscan_transitions(), dscan_masks16(), dscan_tail16(),
  * dscan_simd_run(), dscan_find_lf16(). Never reads outside [p, p + n); never allocates.
  */
 #ifndef SLUICE_PARSER_DSCAN_SIMD_H
@@ -303,11 +305,10 @@ static __attribute__((noinline)) size_t dscan_run_events(struct dscan_run *r, si
 			dots &= ~(1ull << (from - q)); /* the LF at from - 1 was bare */
 		for (; dots; dots &= dots - 1) {
 			size_t d = q + dscan_ctz(dots);
+			uint64_t before = (dots & (0 - dots)) - 1;
 
-			if (bad &
-			    ((dots & (0 - dots)) - 1)) /* something irregular before the dot */
-				goto undo;
-			if (n - d < 2)
+			if ((bad & before) != 0 ||
+			    n - d < 2) /* irregular before it, or at the end */
 				goto undo;
 			if (r->p[d + 1] == '\r') {
 				d = dscan_run_term(r, d, n);
@@ -452,7 +453,7 @@ dscan_fast_runs(struct dscan_run *r, struct dscan_fast *f, size_t i, size_t n,
  * The common case, kept in registers: blocks inside lines whose only CR/LF are real CRLFs (or,
  * without normalisation, bare ones, which only set flags), and whose dots at line starts are
  * plain stuffing or a terminator. Runs of four blocks (dscan_fast_runs()) where possible,
- * single blocks (dscan_fast_block()) at the start of the input and where runs stop. Line
+ * single blocks (dscan_fast_block()) where runs cannot start or stop. Line
  * lengths are checked only when the open line could pass the limit in the bytes at hand
  * (lines that begin inside a block are shorter than 62 octets). Stops at the first block that
  * is not like that, or when less than a block is left; returns the new position. State is
