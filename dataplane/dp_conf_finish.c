@@ -116,6 +116,8 @@ int dp_conf_finish(struct dp_conf *c, const struct dp_flags *f, char *err, size_
 	}
 	if (f->have_user)
 		snprintf(c->user, sizeof(c->user), "%s", f->user);
+	if (f->policy[0])
+		snprintf(c->policy_rules, sizeof(c->policy_rules), "%s", f->policy);
 	if (c->backend == DP_BACKEND_DPDK && c->dpdk.port[0] == '\0')
 		return snprintf(err, errlen, "backend dpdk: [dpdk] port is not set"), -EINVAL;
 	if (c->smtp.hostname[0] == '\0' &&

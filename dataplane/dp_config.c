@@ -284,6 +284,9 @@ static const struct key_def keys[] = {
     {"spool", "batch_buffers", K_U32, SPOOL(batch_buffers), 2, 1024, NULL},
     {"spool", "recheck_usec", K_U32, SPOOL(recheck_usec), 1000, 3600000000u, NULL},
     {"spool", "min_free", K_SIZE64, SPOOL(min_free_bytes), 0, UINT64_MAX, NULL},
+    /* [policy]: the rules file (docs/POLICY.md) and the compiled-database cache */
+    {"policy", "rules", K_STR, CONF(policy_rules), 1, 0, NULL},
+    {"policy", "cache_dir", K_STR, CONF(policy_cache_dir), 1, 0, NULL},
     /* [dpdk]: the DPDK backend; values are checked when it starts (dataplane/dpdk/) */
     {"dpdk", "eal_args", K_STR, CONF(dpdk.eal_args), 0, 0, NULL},
     {"dpdk", "port", K_STR, CONF(dpdk.port), 1, 0, NULL},

@@ -96,7 +96,9 @@ struct dp_conf {
 	struct dp_addr metrics;
 	struct smtp_config smtp;
 	struct dp_dpdk_conf dpdk;
-	struct dp_worker_conf wdef; /* worker defaults (global file) */
+	char policy_rules[PATH_MAX];     /* [policy] rules: the rules file; "" = policy off */
+	char policy_cache_dir[PATH_MAX]; /* [policy] cache_dir: compiled databases; "" = none */
+	struct dp_worker_conf wdef;      /* worker defaults (global file) */
 	unsigned nworkers;
 	struct dp_worker_conf *w; /* nworkers entries, after dp_conf_finish() */
 };
@@ -116,6 +118,7 @@ struct dp_flags {
 	struct dp_addr metrics;
 	char user[DP_USER_MAX];
 	uint8_t have_user;
+	char policy[PATH_MAX]; /* --policy FILE */
 };
 
 void dp_conf_defaults(struct dp_conf *c);

@@ -9,6 +9,7 @@
  * Size checks are subtractions that cannot overflow: env_used <= env_cap - 16*nrcpt always.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "dataplane/dp_config.h"
@@ -46,6 +47,7 @@ void dp_env_reset(struct dp_conn *c)
 	c->msg = NULL;
 	c->flags &= ~(DP_C_TX_SKIP | DP_C_TXN);
 	c->tx_code = 0;
+	c->pol_action = POL_PASS;
 }
 
 void dp_env_helo(struct dp_conn *c, const struct smtp_event *ev)
@@ -141,8 +143,46 @@ void dp_env_log(struct dp_worker *w, struct dp_conn *c, const char *queue_id, co
 		helo++;
 	dp_log_printf(&w->log, w->real_us, DP_LOG_INFO,
 	              "tx client=%s helo=%.*s from=<%.*s> rcpts=%u size=%llu id=%s verdict=%s "
-	              "ms=%llu",
+	              "ms=%llu%s%s",
 	              c->peer_text, (int)helo, c->env, (int)c->from_len, c->env + c->from_off,
 	              c->nrcpt, (unsigned long long)c->msg_size, queue_id ? queue_id : "-", verdict,
-	              (unsigned long long)ms);
+	              (unsigned long long)ms, w->pol ? " policy=" : "",
+	              w->pol ? pol_action_name((enum pol_action)c->pol_action) : "");
+}
+
+int dp_env_last_rcpt(struct dp_conn *c, const char **p, size_t *n)
+{
+	const struct dp_rcpt_rec *r;
+
+	if (c->nrcpt == 0)
+		return -ENOENT;
+	r = rec(c, c->nrcpt - 1);
+	*p = c->env + r->off;
+	*n = r->len;
+	return 0;
+}
+
+/* The last recipient's strings are the last ones put: give their room back. */
+void dp_env_rcpt_drop(struct dp_conn *c)
+{
+	if (c->nrcpt == 0)
+		return;
+	c->env_used = rec(c, c->nrcpt - 1)->off;
+	c->nrcpt--;
+}
+
+/* "policy client=... from=<..> action=reject rule=ID score=1.500 rules=a,b" */
+void dp_env_log_policy(struct dp_worker *w, struct dp_conn *c, const struct pol_tx *tx,
+                       const struct pol_verdict *v)
+{
+	char ids[512];
+	int32_t sc = v->score < 0 ? -v->score : v->score;
+
+	if (pol_tx_rule_ids(tx, ids, sizeof(ids)) < 0)
+		snprintf(ids, sizeof(ids), "(more than fit the line)");
+	dp_log_printf(&w->log, w->real_us, DP_LOG_INFO,
+	              "policy client=%s from=<%.*s> action=%s rule=%s score=%s%d.%03d rules=%s",
+	              c->peer_text, (int)c->from_len, c->env + c->from_off,
+	              pol_action_name((enum pol_action)v->action), v->rule ? v->rule : "-",
+	              v->score < 0 ? "-" : "", sc / 1000, sc % 1000, ids[0] ? ids : "-");
 }

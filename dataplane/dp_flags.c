@@ -34,6 +34,7 @@ static const char usage[] =
     "  --backend uring|dpdk     packet I/O backend (default uring)\n"
     "  --metrics ADDR:PORT      serve Prometheus metrics over HTTP on this address\n"
     "  --user NAME              user to run as after binding when started as root\n"
+    "  --policy FILE            policy rules file (docs/POLICY.md); default: policy off\n"
     "                           (default nobody; '-' keeps the current user)\n"
     "  --help                   this text\n"
     "  --version                print the version\n"
@@ -51,6 +52,7 @@ enum {
 	OPT_BACKEND,
 	OPT_METRICS,
 	OPT_USER,
+	OPT_POLICY,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -65,6 +67,7 @@ static const struct option options[] = {
     {"backend", required_argument, NULL, OPT_BACKEND},
     {"metrics", required_argument, NULL, OPT_METRICS},
     {"user", required_argument, NULL, OPT_USER},
+    {"policy", required_argument, NULL, OPT_POLICY},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -131,6 +134,8 @@ static int one_flag(struct dp_flags *f, int opt, const char *v, char *err, size_
 	case OPT_USER:
 		f->have_user = 1;
 		return copy_str(f->user, sizeof(f->user), v, "user", err, errlen);
+	case OPT_POLICY:
+		return copy_str(f->policy, sizeof(f->policy), v, "policy", err, errlen);
 	default:
 		return snprintf(err, errlen, "unknown option (see --help)"), -EINVAL;
 	}

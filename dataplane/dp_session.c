@@ -18,6 +18,12 @@
  * well-behaved client meets. A transport that pushes input beyond conn_rx_size bytes ahead
  * of a pending reply ends the session with 421.
  *
+ * Policy (w->pol != NULL, docs/POLICY.md "In the daemon"): the client address at connect, HELO,
+ * MAIL and each RCPT are decided by the rules when the engine waits for them; every body span
+ * is scanned; at the end of data the verdict comes before the spool commit (reject, tempfail:
+ * refused and aborted; discard: 250 and aborted; the rest stored). The policy transaction is
+ * released exactly once: at its end-of-data verdict, ABORT, REJECTED, or when the slot is freed.
+ *
  * Lifetimes: the slot of a connection whose message commit is in flight (DP_C_COMMIT) is not
  * freed when its socket closes; commit_done() frees it. Functions that may free c say so.
  */
@@ -160,6 +166,9 @@ static void on_body(struct dp_worker *w, struct dp_conn *c, const char *p, size_
 	int rc;
 
 	c->msg_size += n;
+	if (c->pol_tx && !(c->flags & DP_C_POL_DONE) &&
+	    pol_tx_data(w->pol, c->pol_tx, p, n) == POL_DONE)
+		c->flags |= DP_C_POL_DONE;
 	if (c->flags & DP_C_TX_SKIP)
 		return;
 	if (!c->spill_len && !(c->flags & DP_C_BEGIN_PENDING)) {
@@ -178,8 +187,18 @@ static void on_body(struct dp_worker *w, struct dp_conn *c, const char *p, size_
 	dp_worker_spoolq_push(w, c);
 }
 
+static void pol_release(struct dp_worker *w, struct dp_conn *c)
+{
+	if (c->pol_tx) {
+		pol_tx_release(w->pol, c->pol_tx);
+		c->pol_tx = NULL;
+	}
+	c->flags &= ~DP_C_POL_DONE;
+}
+
 static void tx_end(struct dp_worker *w, struct dp_conn *c, const char *verdict)
 {
+	pol_release(w, c);
 	drop_spool_wait(w, c);
 	c->flags &= ~DP_C_END_PENDING;
 	if (c->flags & DP_C_TXN)
@@ -304,6 +323,38 @@ static void commit_done(void *arg, int result, const char *queue_id)
 	dp_worker_runq_push(w, c);
 }
 
+/*
+ * The end-of-data verdict, before the commit. Returns 1 when the message was answered here
+ * (refused or discarded: aborted, never stored), 0 when it is to be stored as usual.
+ */
+static int policy_end(struct dp_worker *w, struct dp_conn *c)
+{
+	struct pol_verdict pv;
+	struct smtp_verdict v = {0};
+	const char *what;
+
+	pol_tx_end(w->pol, c->pol_tx, &pv);
+	c->pol_action = pv.action;
+	dp_env_log_policy(w, c, c->pol_tx, &pv);
+	if (pv.code != 0) {
+		v = (struct smtp_verdict){pv.code, pv.enh, pv.text, NULL};
+		what = pv.code >= 500 ? "policy-reject" : "policy-tempfail";
+	} else if (pv.action == POL_DISCARD) {
+		v = (struct smtp_verdict){250, "2.0.0", "Ok: discarded", NULL};
+		what = "discarded";
+	} else {
+		pol_release(w, c); /* store: tags and verdict are in the policy log line */
+		return 0;
+	}
+	DP_COUNT(w, msg_rejected, pv.code != 0);
+	tx_fail(w, c, -EIO); /* aborts the spool record: nothing of it is stored */
+	dp_env_log(w, c, NULL, what);
+	resolve(w, c, &v); /* the verdict's strings live until the release below */
+	pol_release(w, c);
+	dp_env_reset(c);
+	return 1;
+}
+
 static void decide_end(struct dp_worker *w, struct dp_conn *c)
 {
 	struct smtp_verdict v = {0};
@@ -313,6 +364,8 @@ static void decide_end(struct dp_worker *w, struct dp_conn *c)
 		c->flags |= DP_C_END_PENDING;
 		return;
 	}
+	if (c->pol_tx && policy_end(w, c))
+		return;
 	if (c->msg && !(c->flags & DP_C_TX_SKIP)) {
 		c->t_commit = w->now_us;
 		rc = spool_msg_commit(w->spool, c->msg, commit_done, c);
@@ -336,10 +389,41 @@ static void decide_end(struct dp_worker *w, struct dp_conn *c)
 	dp_env_reset(c);
 }
 
+/* Policy on HELO, MAIL or RCPT (w->pol set): fills v with a refusal, or leaves it 0. */
+static void policy_cmd(struct dp_worker *w, struct dp_conn *c, struct smtp_verdict *v)
+{
+	struct pol_verdict pv = {0};
+	const char *p;
+	size_t n;
+
+	switch (c->smtp.wait_for) {
+	case SMTP_EV_HELO:
+		pol_conn_helo(w->pol, &c->pol_conn, c->env, c->helo_len, &pv);
+		break;
+	case SMTP_EV_MAIL:
+		pol_release(w, c); /* none is open at MAIL; kept for safety */
+		pol_tx_begin(w->pol, &c->pol_conn, c->env + c->from_off, c->from_len, &c->pol_tx,
+		             &pv);
+		break;
+	case SMTP_EV_RCPT:
+		if (c->pol_tx && dp_env_last_rcpt(c, &p, &n) == 0) {
+			pol_tx_rcpt(w->pol, c->pol_tx, p, n, &pv);
+			if (pv.code != 0)
+				dp_env_rcpt_drop(c); /* refused: not part of the envelope */
+		}
+		break;
+	default:
+		break;
+	}
+	if (pv.code != 0)
+		*v = (struct smtp_verdict){pv.code, pv.enh, pv.text, NULL};
+}
+
 /* The engine waits for a decision: answer it now, or start the commit. */
 static void decide(struct dp_worker *w, struct dp_conn *c)
 {
 	struct smtp_verdict v = {0};
+	int mail = c->smtp.wait_for == SMTP_EV_MAIL;
 
 	switch (c->smtp.wait_for) {
 	case SMTP_EV_END:
@@ -348,12 +432,22 @@ static void decide(struct dp_worker *w, struct dp_conn *c)
 	case SMTP_EV_RCPT:
 		if (c->rcpt_refused) /* dp_env_rcpt() found no room for it */
 			v = (struct smtp_verdict){452, "4.5.3", "Too many recipients", NULL};
+		else if (w->pol)
+			policy_cmd(w, c, &v);
 		c->rcpt_refused = 0;
 		break;
-	default:
-		break; /* HELO, MAIL: accepted; policy will plug in here */
+	default: /* HELO, MAIL: accepted unless policy refuses */
+		if (w->pol)
+			policy_cmd(w, c, &v);
+		break;
 	}
-	resolve(w, c, &v);
+	resolve(w, c, &v); /* strings of a pol_conn verdict live until the next pol_core_sync */
+	if (mail && v.code != 0) { /* MAIL refused: no transaction, and no ABORT follows */
+		if (c->pol_tx)
+			DP_PANIC("refused MAIL holds a policy transaction");
+		dp_env_log(w, c, NULL, "policy-refused-mail");
+		dp_env_reset(c);
+	}
 }
 
 static void begin_close(struct dp_worker *w, struct dp_conn *c)
@@ -548,6 +642,33 @@ static void refuse(struct dp_worker *w, struct dp_conn *c, const char *text)
 	begin_close(w, c);
 }
 
+/*
+ * Policy on the client address. Returns 1 when the connection was refused: a reject gets the
+ * 554 greeting (the session then answers 503 until QUIT), a tempfail a 421 and the close.
+ */
+static int policy_connect(struct dp_worker *w, struct dp_conn *c)
+{
+	struct pol_verdict pv = {0};
+	struct smtp_verdict v;
+	struct smtp_io io;
+
+	pol_conn_client(w->pol, &c->pol_conn, (const struct sockaddr *)&c->peer, &pv);
+	if (pv.code == 0)
+		return 0;
+	if (pv.code < 500) {
+		refuse(w, c, pv.text ? pv.text : "Try again later");
+		return 1;
+	}
+	v = (struct smtp_verdict){pv.code, pv.enh, pv.text, NULL};
+	io_begin(w, c, &io);
+	smtp_session_start_refused(&c->smtp, &w->smtp, &v, &io);
+	io_end(w, c, &io);
+	c->flags |= DP_C_FLUSH;
+	dp_log_printf(&w->log, w->real_us, DP_LOG_INFO, "client=%s: refused by policy rule %s",
+	              c->peer_text, pv.rule ? pv.rule : "-");
+	return 1;
+}
+
 void dp_sess_open(struct dp_worker *w, struct dp_conn *c)
 {
 	struct smtp_io io;
@@ -567,7 +688,7 @@ void dp_sess_open(struct dp_worker *w, struct dp_conn *c)
 	           (w->limits.max_conns_per_client && n > w->limits.max_conns_per_client)) {
 		DP_COUNT(w, conn_refused_client, 1);
 		refuse(w, c, "Too many connections from your address");
-	} else {
+	} else if (!w->pol || !policy_connect(w, c)) {
 		io_begin(w, c, &io);
 		smtp_session_start(&c->smtp, &w->smtp, &io);
 		io_end(w, c, &io);

@@ -60,6 +60,8 @@ static void apply_settings(struct dp_worker *w, const struct smtp_config *smtp,
 	if (hostname[0]) /* sessions already greeted with this name */
 		memcpy(w->smtp.hostname, hostname, sizeof(hostname));
 	dp_sess_ensure_bits(&w->smtp);
+	if (w->pol) /* policy answers HELO, MAIL and RCPT */
+		w->smtp.decide |= SMTP_DECIDE_HELO | SMTP_DECIDE_MAIL | SMTP_DECIDE_RCPT;
 	w->limits = *l;
 	if (w->limits.max_conns > w->nconns && w->nconns)
 		w->limits.max_conns = w->nconns; /* the pool was sized at start-up */
@@ -132,8 +134,42 @@ int dp_worker_init(struct dp_worker *w, unsigned id, const struct dp_conf *conf,
 	return 0;
 }
 
+int dp_worker_policy(struct dp_worker *w, struct pol_rules *rules, struct pol_mailbox *mb)
+{
+	struct pol_core_config pc;
+	int rc;
+
+	pol_core_config_defaults(&pc);
+	pc.max_tx = w->nconns; /* at most one transaction per connection */
+	rc = pol_core_create(&w->pol, rules, &pc);
+	if (rc)
+		return rc;
+	w->pol_mb = mb;
+	w->smtp.decide |= SMTP_DECIDE_HELO | SMTP_DECIDE_MAIL | SMTP_DECIDE_RCPT;
+	return 0;
+}
+
+/* Between loop passes: take a rule set posted by a reload. */
+static void policy_sync(struct dp_worker *w)
+{
+	int rc = pol_core_sync(w->pol, w->pol_mb);
+
+	if (rc == 1)
+		dp_log_printf(&w->log, w->real_us, DP_LOG_INFO, "policy: new rules in use");
+	else if (rc < 0 && rc != -EBUSY)
+		dp_log_printf(&w->log, w->real_us, DP_LOG_WARNING,
+		              "policy: cannot take the new rules (%d), keeping the old ones", rc);
+}
+
 void dp_worker_fini(struct dp_worker *w)
 {
+	if (w->pol) {
+		for (uint32_t i = 0; w->conns && i < w->nconns; i++)
+			if (w->conns[i].pol_tx) /* normally released when the session ended */
+				pol_tx_release(w->pol, w->conns[i].pol_tx);
+		pol_core_destroy(w->pol);
+		w->pol = NULL;
+	}
 	if (w->slab)
 		munmap(w->slab, w->slab_len);
 	free(w->conns);
@@ -298,6 +334,10 @@ void dp_conn_free(struct dp_worker *w, struct dp_conn *c)
 		unlink_from(&w->txq, &w->txq_tail, c, offsetof(struct dp_conn, tx_next));
 	dp_worker_spoolq_remove(w, c);
 	dp_timer_cancel(w->wheel, &c->timer);
+	if (c->pol_tx) { /* a transaction still open when the connection went away */
+		pol_tx_release(w->pol, c->pol_tx);
+		c->pol_tx = NULL;
+	}
 	c->flags = 0;
 	c->run_next = w->free_list;
 	w->free_list = c;
@@ -436,6 +476,8 @@ static int sessions_busy(const struct dp_worker *w)
 void dp_worker_tick(struct dp_worker *w)
 {
 	dp_wheel_expire(w->wheel, w->now_ms, DP_RUN_BATCH, dp_sess_timer, w);
+	if (w->pol && pol_mailbox_pending(w->pol_mb))
+		policy_sync(w);
 	__atomic_store_n(&w->cnt.log_dropped, w->log.dropped, __ATOMIC_RELAXED);
 	if (!w->stopping)
 		return;

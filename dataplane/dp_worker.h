@@ -32,6 +32,7 @@
 #include "dataplane/dp_timer.h"
 #include "dataplane/dp_transport.h"
 #include "parser/smtp.h"
+#include "policy/policy.h"
 #include "spool/spool.h"
 
 #define DP_CACHELINE 64
@@ -78,6 +79,7 @@ enum dp_conn_flag {
 	DP_C_SPOOL_WAIT = 1u << 16,    /* on the spool wait queue: the spool said EAGAIN */
 	DP_C_BEGIN_PENDING = 1u << 17, /* spool_msg_begin() to retry */
 	DP_C_END_PENDING = 1u << 18,   /* end of message seen while body bytes wait in spill */
+	DP_C_POL_DONE = 1u << 19,      /* pol_tx_data() said the rest cannot change the verdict */
 };
 
 /* One received-and-accepted recipient, stored from the end of the envelope area down. */
@@ -112,6 +114,10 @@ struct dp_conn {
 	uint16_t tx_code;     /* DP_C_TX_SKIP: 451 or 452 */
 	struct spool_msg *msg;
 	uint64_t msg_size;
+	/* policy (w->pol != NULL only): the connection stage, the open transaction */
+	struct pol_conn pol_conn;
+	struct pol_tx *pol_tx; /* from MAIL until the verdict, RSET, error or close */
+	uint8_t pol_action;    /* enum pol_action of the last end-of-data verdict, for the log */
 	/* times, ms of the worker's monotonic clock */
 	uint64_t t_open, t_active, t_data, t_tx, t_commit;
 	uint64_t data_bytes;
@@ -147,7 +153,8 @@ void dp_panic(const char *file, int line, const char *fmt, ...)
 #define DP_COUNT(w, field, n)                                                                      \
 	__atomic_store_n(&(w)->cnt.field, (w)->cnt.field + (uint64_t)(n), __ATOMIC_RELAXED)
 
-enum dp_request { DP_REQ_STOP = 1u << 0, DP_REQ_RELOAD = 1u << 1 };
+/* DP_REQ_POLICY only wakes the worker: a new rule set waits in its mailbox. */
+enum dp_request { DP_REQ_STOP = 1u << 0, DP_REQ_RELOAD = 1u << 1, DP_REQ_POLICY = 1u << 2 };
 
 /* Reloadable settings handed from the main thread to a worker on SIGHUP. */
 struct dp_reload {
@@ -197,6 +204,9 @@ struct dp_worker {
 	int lfd[DP_LISTEN_MAX];   /* listening sockets bound by the main thread, or -1 */
 	unsigned phase;           /* shutdown: 0 drain, 1 ended sessions, 2 cut sockets */
 	struct dp_log log;
+	/* policy: NULL = off (one pointer check per hook); the mailbox is owned by the daemon */
+	struct pol_core *pol;
+	struct pol_mailbox *pol_mb;
 	pthread_t thread;
 	int cpu_pinned;
 	struct dp_counters cnt;
@@ -205,6 +215,8 @@ struct dp_worker {
 int dp_worker_init(struct dp_worker *w, unsigned id, const struct dp_conf *conf,
                    const struct dp_transport_ops *tp);
 void dp_worker_fini(struct dp_worker *w);
+/* Before the worker thread starts: turn policy on with rules (its own core and reference). */
+int dp_worker_policy(struct dp_worker *w, struct pol_rules *rules, struct pol_mailbox *mb);
 int dp_worker_setup(struct dp_worker *w, int log_fd, char *err, size_t errlen);
 
 /* An SQE from the worker's ring (submitting first if the queue is full), or NULL. */

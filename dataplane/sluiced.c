@@ -10,7 +10,9 @@
  *   TERM, INT  ask every worker to stop (drain, then 421), join them, exit 0;
  *   HUP        re-read the configuration file and hand the reloadable settings to the
  *              workers (limits, timeouts, protocol settings, log level, shutdown timeout);
- *              a file with an error is reported and ignored.
+ *              a file with an error is reported and ignored. With policy on, the rules
+ *              file ([policy] rules or --policy, fixed at start-up) is loaded again and
+ *              posted to every worker's mailbox; a broken file keeps the old rules.
  *
  * Exit status: 0 after TERM/INT, 1 when start-up or a worker failed, 2 for a usage or
  * configuration error.
@@ -57,6 +59,9 @@ struct daemon {
 	struct dp_metrics_srv metrics;
 	int use_syslog;
 	struct dp_dpdk *dpdk; /* backend dpdk: EAL and the port */
+	/* policy: NULL = off. The main thread holds one reference to the current rule set. */
+	struct pol_rules *rules;
+	struct pol_mailbox *mbs; /* one per worker */
 };
 
 static void say(const struct daemon *d, int prio, const char *fmt, ...)
@@ -233,11 +238,72 @@ static void stop_workers(struct daemon *d)
 		pthread_join(d->w[i]->thread, NULL);
 }
 
+static void policy_opts(const struct daemon *d, struct pol_load_opts *opt)
+{
+	opt->cache_dir = d->conf.policy_cache_dir[0] ? d->conf.policy_cache_dir : NULL;
+}
+
+/* Start-up: load the rules file. 0 (also when policy is off) or -errno, err set. */
+static int policy_load(struct daemon *d, char *err, size_t errlen)
+{
+	struct pol_load_opts opt;
+	struct pol_rules_info info;
+	struct pol_error pe;
+	int rc;
+
+	if (!d->conf.policy_rules[0])
+		return 0;
+	policy_opts(d, &opt);
+	rc = pol_rules_load(d->conf.policy_rules, &opt, &d->rules, &pe);
+	if (rc)
+		return snprintf(err, errlen, "policy: %s", pe.msg), rc;
+	pol_rules_info(d->rules, &info);
+	say(d, LOG_INFO, "policy: %u rules from %s loaded in %.1f ms", info.nrules,
+	    d->conf.policy_rules, info.load_ms);
+	return 0;
+}
+
+/* Before the worker threads start: one policy core and mailbox per worker. */
+static int policy_workers(struct daemon *d, char *err, size_t errlen)
+{
+	if (!d->rules)
+		return 0;
+	d->mbs = aligned_alloc(64, sizeof(*d->mbs) * d->n);
+	if (!d->mbs)
+		return snprintf(err, errlen, "policy: out of memory"), -ENOMEM;
+	for (unsigned i = 0; i < d->n; i++) {
+		pol_mailbox_init(&d->mbs[i]);
+		if (dp_worker_policy(d->w[i], d->rules, &d->mbs[i]) != 0)
+			return snprintf(err, errlen, "worker %u: policy: out of memory", i),
+			       -ENOMEM;
+	}
+	return 0;
+}
+
+/* SIGHUP: load the rules file again; the workers take the new set between loop passes. */
+static void policy_reload(struct daemon *d)
+{
+	struct pol_load_opts opt;
+	struct pol_error pe;
+
+	if (!d->rules)
+		return;
+	policy_opts(d, &opt);
+	if (pol_reload(d->conf.policy_rules, &opt, d->mbs, d->n, &d->rules, &pe) != 0) {
+		say(d, LOG_ERR, "policy reload failed, keeping the running rules: %s", pe.msg);
+		return;
+	}
+	for (unsigned i = 0; i < d->n; i++)
+		dp_worker_request(d->w[i], DP_REQ_POLICY, NULL); /* wake it to take them */
+	say(d, LOG_INFO, "policy: rules reloaded from %s", d->conf.policy_rules);
+}
+
 static void reload(struct daemon *d)
 {
 	struct dp_conf nc;
 	char err[512];
 
+	policy_reload(d);
 	if (!d->flags.config[0]) {
 		say(d, LOG_INFO, "reload: no configuration file (--config); nothing to do");
 		return;
@@ -321,6 +387,8 @@ static int prepare(struct daemon *d, struct dp_priv *priv, char *err, size_t err
 	}
 	rc = dp_priv_resolve(priv, d->conf.user, err, errlen);
 	if (rc == 0)
+		rc = policy_workers(d, err, errlen);
+	if (rc == 0)
 		rc = backend_start(d, err, errlen);
 	if (rc == 0 && d->conf.metrics_on)
 		rc = dp_metrics_start(&d->metrics, &d->conf.metrics, d->w, d->n, err, errlen);
@@ -339,9 +407,19 @@ static void cleanup(struct daemon *d)
 			continue;
 		if (d->st[i].log_fd > 2)
 			close(d->st[i].log_fd);
-		dp_worker_fini(d->w[i]);
+		dp_worker_fini(d->w[i]); /* drops the worker's policy core */
 		free(d->w[i]);
 	}
+	if (d->rules)
+		pol_rules_put(d->rules);
+	if (d->mbs) /* an offer no worker took still holds a reference */
+		for (unsigned i = 0; i < d->n; i++) {
+			struct pol_rules *r = pol_mailbox_take(&d->mbs[i]);
+
+			if (r)
+				pol_rules_put(r);
+		}
+	free(d->mbs);
 	free(d->w);
 	free(d->st);
 #ifdef SLUICE_HAVE_DPDK
@@ -364,6 +442,11 @@ int main(int argc, char **argv)
 		return rc > 0 ? 0 : (say(NULL, LOG_ERR, "%s", err), 2);
 	if (load_conf(&d.conf, &d.flags, err, sizeof(err)) != 0)
 		return say(NULL, LOG_ERR, "%s", err), 2;
+	if (policy_load(&d, err, sizeof(err)) != 0) {
+		say(NULL, LOG_ERR, "%s", err);
+		dp_conf_free(&d.conf);
+		return 2;
+	}
 	d.use_syslog = d.conf.log_target == DP_LOG_SYSLOG;
 	if (d.use_syslog)
 		openlog("sluiced", LOG_PID, LOG_MAIL);

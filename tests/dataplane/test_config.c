@@ -138,6 +138,33 @@ static void test_full_file(void)
 	dp_conf_free(&c);
 }
 
+/* [policy]: off by default; rules and cache_dir from the file; --policy overrides rules. */
+static void test_policy(void)
+{
+	static const char text[] = "[policy]\nrules = /etc/sluice/a.rules\n"
+	                           "cache_dir = /var/cache/sluice\n";
+	struct dp_conf c;
+	char err[512], *argv[] = {"sluiced"}, *argv2[] = {"sluiced", "--policy", "/tmp/b.rules"};
+
+	dp_conf_defaults(&c);
+	REQUIRE(finish(&c, 1, argv, err, sizeof(err)) == 0, "finish: %s", err);
+	CHECK(c.policy_rules[0] == '\0' && c.policy_cache_dir[0] == '\0', "policy off by default");
+	dp_conf_free(&c);
+	REQUIRE(load(&c, "policy.conf", text, err, sizeof(err)) == 0, "load: %s", err);
+	REQUIRE(finish(&c, 1, argv, err, sizeof(err)) == 0, "finish: %s", err);
+	CHECK(strcmp(c.policy_rules, "/etc/sluice/a.rules") == 0, "rules %s", c.policy_rules);
+	CHECK(strcmp(c.policy_cache_dir, "/var/cache/sluice") == 0, "cache %s", c.policy_cache_dir);
+	dp_conf_free(&c);
+	REQUIRE(load(&c, "policy.conf", text, err, sizeof(err)) == 0, "load: %s", err);
+	REQUIRE(finish(&c, 3, argv2, err, sizeof(err)) == 0, "finish: %s", err);
+	CHECK(strcmp(c.policy_rules, "/tmp/b.rules") == 0, "--policy: rules %s", c.policy_rules);
+	dp_conf_free(&c);
+	REQUIRE(load(&c, "policy2.conf", "[policy]\nrules =\n", err, sizeof(err)) != 0,
+	        "an empty rules value is refused");
+	CHECK(strstr(err, "rules") != NULL, "error names the key: %s", err);
+	dp_conf_free(&c);
+}
+
 struct bad_case {
 	const char *text;
 	const char *want; /* after "PATH:" */
@@ -367,6 +394,7 @@ int main(int argc, char **argv)
 	dp_test_tmpdir(dir, sizeof(dir), "config");
 	test_defaults();
 	test_full_file();
+	test_policy();
 	test_errors();
 	test_cores_and_flags();
 	test_flag_errors();
