@@ -63,6 +63,12 @@ build_and_test() {
 	lines=$(grep -E '^(Ok|Expected Fail|Fail|Unexpected Pass|Skipped|Timeout): ' "$log" |
 		sed -E 's/ +$//; s/: +/: /' | paste -sd ',' - | sed 's/,/, /g' || true)
 	summary+=("[$name] meson test: ${lines:-no summary} (exit $rc)")
+	local skipped
+	skipped=$(grep -E '^ *[0-9]+/[0-9]+ .* SKIP ' "$log" |
+		sed -E 's/^ *[0-9]+\/[0-9]+ +//; s/ +SKIP.*//' | paste -sd ',' - | sed 's/,/, /g' || true)
+	if [ -n "$skipped" ]; then
+		summary+=("[$name] skipped (each says why in $log): $skipped")
+	fi
 	if [ "$rc" -ne 0 ]; then
 		failed+=("$name: tests")
 	fi
