@@ -15,7 +15,8 @@
  *     the open line's start (a branch-free select); line lengths are looked at only when that
  *     bound allows a line longer than max_line. A run that is not plain goes to a cold path
  *     (dscan_run_events()) that removes stuffing dots and takes a terminator; the last,
- *     partial run is taken as the run ending at n.
+ *     partial run is taken as the run ending at n (when the input ends with CRLF "." CRLF,
+ *     as a whole message does, checked as plain but for that dot: dscan_run_last()).
  *   - Single blocks with carried CR/LF bits (dscan_fast_block()) where runs cannot start (the
  *     input's first byte is a CR, LF or dot, whose transition from the byte before depends on
  *     the state), where they stop, and for inputs shorter than a run; without normalisation
@@ -395,6 +396,31 @@ static __attribute__((noinline)) size_t dscan_runs_plain(const char *p, size_t i
 }
 
 /*
+ * The input ends with CRLF "." CRLF and the run ending at n (o = n - 252) holds byte i: if all
+ * transitions from i on but the one into that dot are plain, and no line can pass the limit,
+ * the dot is a terminator: take it as dscan_run_term() does. Returns n, or i if not so
+ * (dscan_run_events() then looks closer).
+ */
+static inline size_t dscan_run_last(struct dscan_run *r, size_t o, size_t i, size_t n, int64_t lb,
+                                    int64_t lim, dscan_trans64_fn trans64)
+{
+	uint64_t ev, lf;
+
+	if ((int64_t)o - lb > lim || n - i < 3 || r->cap - r->nout < 2)
+		return i;
+	ev =
+	    trans64(r->p + o - 1, &lf) | trans64(r->p + o + 62, &lf) | trans64(r->p + o + 125, &lf);
+	ev |= trans64(r->p + o + 188, &lf) & ~(1ull << 61); /* the dot at n - 3 */
+	if (ev & ~1ull)
+		return i;
+	dscan_put(r, r->p + r->s, n - 3 - r->s);
+	r->st->state = DS_DONE;
+	r->st->flags |= DSCAN_DONE;
+	r->st->line_len = 1;
+	return n;
+}
+
+/*
  * Runs of 252 bytes from i while they are plain (dscan_runs_plain()) or their only irregular
  * transitions are stuffing dots and a terminator (dscan_run_events()); the last, partial run
  * is taken as the run that ends at n, from i on. Returns the new position; the state is DONE
@@ -425,10 +451,13 @@ dscan_fast_runs(struct dscan_run *r, struct dscan_fast *f, size_t i, size_t n,
 		 * The last, partial run: plain from o on, the bytes from i on are too. Not worth
 		 * a look when the input ends with the terminator (dscan_run_events() takes it).
 		 */
-		if (o != i && memcmp(r->p + n - 5, "\r\n.\r\n", 5) != 0 &&
-		    dscan_runs_plain(r->p, o, o, &lb, lim, trans64) == n) {
-			i = n;
-			break;
+		if (o != i && memcmp(r->p + n - 5, "\r\n.\r\n", 5) != 0) {
+			if (dscan_runs_plain(r->p, o, o, &lb, lim, trans64) == n) {
+				i = n;
+				break;
+			}
+		} else if (o != i && dscan_run_last(r, o, i, n, lb, lim, trans64) == n) {
+			return n;
 		}
 		if ((int64_t)o - lb > lim)
 			break;
