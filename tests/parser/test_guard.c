@@ -24,8 +24,8 @@ static const char *place(void *ctx, const char *p, size_t n)
 }
 
 static const char *const sessions[] = {
-    "EHLO c.example\r\nMAIL FROM:<a@b.example> SIZE=10 BODY=8BITMIME\r\nRCPT TO:<c@d>\r\n"
-    "DATA\r\nSubject: x\r\n\r\n..stuffed\r\nline\r\n.\r\nQUIT\r\n",
+    ("EHLO c.example\r\nMAIL FROM:<a@b.example> SIZE=10 BODY=8BITMIME\r\nRCPT TO:<c@d>\r\n"
+     "DATA\r\nSubject: x\r\n\r\n..stuffed\r\nline\r\n.\r\nQUIT\r\n"),
     "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 5\r\nabcdeBDAT 3 LAST\r\nxyzQUIT\r\n",
     "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nx\n.\nMAIL FROM:<e@f>\r\n.\r\n",
     "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nno end\r\n.",
