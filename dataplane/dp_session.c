@@ -323,11 +323,36 @@ static void commit_done(void *arg, int result, const char *queue_id)
 	dp_worker_runq_push(w, c);
 }
 
+/* Commit-time metadata of a stored message (docs/SPOOL-FORMAT.md, META), on the stack. */
+struct dp_commit_meta {
+	struct spool_commit_meta m;
+	int set;
+	char ids[1024];
+	char hdrs[4096];
+};
+
+/* The verdict, matched rule ids, tag headers and quarantine flag, before the release. */
+static void meta_fill(const struct dp_conn *c, const struct pol_verdict *pv,
+                      struct dp_commit_meta *cm)
+{
+	const char *name = pol_action_name((enum pol_action)pv->action);
+	ssize_t n;
+
+	cm->m.verdict = (struct spool_str){name, strlen(name)};
+	n = pol_tx_rule_ids(c->pol_tx, cm->ids, sizeof(cm->ids));
+	cm->m.tags = (struct spool_str){cm->ids, n > 0 ? (size_t)n : 0};
+	n = pv->tagged ? pol_tx_headers(c->pol_tx, cm->hdrs, sizeof(cm->hdrs)) : 0;
+	cm->m.headers = (struct spool_str){cm->hdrs, n > 0 ? (size_t)n : 0};
+	cm->m.quarantine = pv->action == POL_QUARANTINE;
+	cm->set = 1;
+}
+
 /*
  * The end-of-data verdict, before the commit. Returns 1 when the message was answered here
- * (refused or discarded: aborted, never stored), 0 when it is to be stored as usual.
+ * (refused or discarded: aborted, never stored), 0 when it is to be stored as usual (then cm
+ * holds what the spool records at commit).
  */
-static int policy_end(struct dp_worker *w, struct dp_conn *c)
+static int policy_end(struct dp_worker *w, struct dp_conn *c, struct dp_commit_meta *cm)
 {
 	struct pol_verdict pv;
 	struct smtp_verdict v = {0};
@@ -343,6 +368,7 @@ static int policy_end(struct dp_worker *w, struct dp_conn *c)
 		v = (struct smtp_verdict){250, "2.0.0", "Ok: discarded", NULL};
 		what = "discarded";
 	} else {
+		meta_fill(c, &pv, cm);
 		pol_release(w, c); /* store: tags and verdict are in the policy log line */
 		return 0;
 	}
@@ -358,17 +384,20 @@ static int policy_end(struct dp_worker *w, struct dp_conn *c)
 static void decide_end(struct dp_worker *w, struct dp_conn *c)
 {
 	struct smtp_verdict v = {0};
+	struct dp_commit_meta cm;
 	int rc;
 
 	if (c->flags & DP_C_SPOOL_WAIT) { /* body bytes still wait for the spool */
 		c->flags |= DP_C_END_PENDING;
 		return;
 	}
-	if (c->pol_tx && policy_end(w, c))
+	cm.set = 0;
+	if (c->pol_tx && policy_end(w, c, &cm))
 		return;
 	if (c->msg && !(c->flags & DP_C_TX_SKIP)) {
 		c->t_commit = w->now_us;
-		rc = spool_msg_commit(w->spool, c->msg, commit_done, c);
+		/* with policy off: a plain commit; -EAGAIN (no batch room for META) tempfails */
+		rc = spool_msg_commit_meta(w->spool, c->msg, cm.set ? &cm.m : NULL, commit_done, c);
 		if (rc == 0) {
 			c->flags |= DP_C_COMMIT;
 			w->commits++;

@@ -69,7 +69,7 @@ int spool_seg_hdr_decode(const uint8_t *p, size_t n, struct spool_seg_hdr *sh)
 	sh->seq = spool_get64(p + 16);
 	sh->epoch_us = spool_get64(p + 24);
 	sh->created_us = spool_get64(p + 32);
-	return sh->version == SPOOL_FORMAT_VERSION ? 0 : -EINVAL;
+	return sh->version >= SPOOL_FORMAT_MIN && sh->version <= SPOOL_FORMAT_VERSION ? 0 : -EINVAL;
 }
 
 void spool_commit_encode(uint8_t *p, uint64_t size, uint32_t crc)
@@ -333,4 +333,44 @@ int spool_env_decode(const uint8_t *p, size_t n, struct spool_envelope *env, str
 		return -EINVAL;
 	env->nrcpt = nr;
 	return 0;
+}
+
+/* --- META records (version 2) ------------------------------------------------------------ */
+
+size_t spool_meta_size(const struct spool_commit_meta *meta)
+{
+	return 4 * SPOOL_ENV_FIELD_HDR + meta->verdict.n + meta->tags.n + meta->headers.n + 1;
+}
+
+void spool_meta_encode(uint8_t *p, const struct spool_commit_meta *meta)
+{
+	uint8_t flags = meta->quarantine ? 1 : 0;
+
+	p = put_field(p, SPOOL_META_VERDICT, meta->verdict.p, meta->verdict.n);
+	p = put_field(p, SPOOL_META_TAGS, meta->tags.p, meta->tags.n);
+	p = put_field(p, SPOOL_META_HEADERS, meta->headers.p, meta->headers.n);
+	put_field(p, SPOOL_META_FLAGS, &flags, 1);
+}
+
+int spool_meta_decode(const uint8_t *p, size_t n, struct spool_commit_meta *meta)
+{
+	size_t pos = 0, vn;
+	const uint8_t *v;
+	unsigned tag;
+	int rc;
+
+	memset(meta, 0, sizeof(*meta));
+	while ((rc = next_field(p, n, &pos, &tag, &v, &vn)) > 0) {
+		if (tag == SPOOL_META_VERDICT)
+			set_str(&meta->verdict, v, vn);
+		else if (tag == SPOOL_META_TAGS)
+			set_str(&meta->tags, v, vn);
+		else if (tag == SPOOL_META_HEADERS)
+			set_str(&meta->headers, v, vn);
+		else if (tag == SPOOL_META_FLAGS && vn == 1)
+			meta->quarantine = v[0] & 1;
+		else if (tag == SPOOL_META_FLAGS)
+			return -EINVAL;
+	}
+	return rc < 0 ? -EINVAL : 0;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * format.h - the on-disk format of spool segments (docs/SPOOL-FORMAT.md, version 1).
+ * format.h - the on-disk format of spool segments (docs/SPOOL-FORMAT.md, version 2; version 1
+ * segments are still read).
  *
  * A segment is a sequence of records. Each record is a 16-byte header followed by its payload:
  *
@@ -16,8 +17,8 @@
  * every field is length-prefixed, so no content can forge a record.
  *
  * Public helpers (format.c): record header encode/decode and CRC, segment header, envelope
- * encode/size/decode, commit marker. Decoders never allocate and never read past their input;
- * they return 0 or -EINVAL (malformed).
+ * encode/size/decode, commit marker, META (commit-time metadata) encode/size/decode. Decoders
+ * never allocate and never read past their input; they return 0 or -EINVAL (malformed).
  */
 #ifndef SLUICE_SPOOL_FORMAT_H
 #define SLUICE_SPOOL_FORMAT_H
@@ -27,7 +28,8 @@
 
 #include "spool/spool.h"
 
-#define SPOOL_FORMAT_VERSION 1
+#define SPOOL_FORMAT_VERSION 2 /* written; version 1 segments are still read */
+#define SPOOL_FORMAT_MIN     1
 #define SPOOL_REC_HDR        16
 #define SPOOL_REC_MAX        (16u << 20)
 #define SPOOL_SEG_MAGIC      "SLUICESP"
@@ -40,7 +42,8 @@ enum spool_rec_type {
 	SPOOL_REC_DATA = 3,    /* next octets of a message */
 	SPOOL_REC_COMMIT = 4,  /* total length and CRC32C of the message: it is complete */
 	SPOOL_REC_ABORT = 5,   /* the message will never be committed */
-	SPOOL_REC_TYPE_MAX = 5,
+	SPOOL_REC_META = 6,    /* version 2: commit-time verdict, tags, added headers, flags */
+	SPOOL_REC_TYPE_MAX = 6,
 };
 
 /* Envelope fields inside a BEGIN record: u16 tag, u32 length, value. Unknown tags are skipped. */
@@ -61,6 +64,20 @@ enum spool_env_tag {
 	    13, /* u32: octets of the Received: field the message starts with */
 };
 #define SPOOL_ENV_FIELD_HDR 6
+
+/* Fields of a META record (same framing as the envelope); verdict and tags reuse 11 and 12. */
+enum spool_meta_tag {
+	SPOOL_META_VERDICT = 11,
+	SPOOL_META_TAGS = 12,
+	SPOOL_META_HEADERS = 14, /* CRLF-ended header lines placed after the Received: field */
+	SPOOL_META_FLAGS = 15,   /* u8: bit 0 quarantine */
+};
+#define SPOOL_META_MAX (64u << 10) /* largest META payload */
+
+/* META payload: its size, its encoding, and its decoding (strings point into p). */
+size_t spool_meta_size(const struct spool_commit_meta *meta);
+void spool_meta_encode(uint8_t *p, const struct spool_commit_meta *meta);
+int spool_meta_decode(const uint8_t *p, size_t n, struct spool_commit_meta *meta);
 
 struct spool_rec_hdr {
 	uint32_t crc;

@@ -23,8 +23,10 @@ struct r_extent {
 };
 
 struct r_entry {
-	struct spool_entry pub; /* first: the public view */
-	uint8_t *raw;           /* BEGIN payload */
+	struct spool_entry pub;        /* first: the public view */
+	uint8_t *raw;                  /* BEGIN payload */
+	uint8_t *meta_raw;             /* META payload (version 2), or NULL */
+	struct spool_commit_meta meta; /* strings point into meta_raw */
 	struct spool_str *rcpt, *rcpt_params;
 	struct r_extent *ext;
 	uint32_t next, ext_cap;

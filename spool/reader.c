@@ -46,6 +46,7 @@ void r_entry_free(struct r_entry *e)
 	if (!e)
 		return;
 	free(e->raw);
+	free(e->meta_raw);
 	free(e->rcpt);
 	free(e->rcpt_params);
 	free(e->ext);
@@ -158,6 +159,41 @@ static int on_data(struct spool_reader *r, uint32_t segi, const struct spool_sca
 	return 0;
 }
 
+static int on_meta(struct spool_reader *r, struct r_core *c, const struct r_seg *sg,
+                   const struct spool_scan *s)
+{
+	struct r_entry *e = *slot(r, s->hdr.key);
+	uint8_t *copy;
+
+	if (!e)
+		return 0;
+	copy = malloc(s->hdr.len ? s->hdr.len : 1);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, s->payload, s->hdr.len);
+	free(e->meta_raw);
+	e->meta_raw = copy;
+	if (spool_meta_decode(copy, s->hdr.len, &e->meta) == 0)
+		return 0;
+	r_problem(r, "core-%u/%s@%llu: malformed commit metadata of %s", c->id, sg->name,
+	          (unsigned long long)s->rec_off, e->pub.queue_id);
+	r->st.corrupt++;
+	r_entry_free(take(r, s->hdr.key));
+	return 0;
+}
+
+/* The commit-time metadata replaces the envelope's verdict and tags; headers count in size. */
+static void apply_meta(struct r_entry *e)
+{
+	if (!e->meta_raw)
+		return;
+	e->pub.env.verdict = e->meta.verdict;
+	e->pub.env.tags = e->meta.tags;
+	e->pub.quarantine = e->meta.quarantine;
+	e->pub.added_len = (uint32_t)e->meta.headers.n;
+	e->pub.size += e->meta.headers.n;
+}
+
 static int add_entry(struct spool_reader *r, struct r_entry *e)
 {
 	if (r->n == r->cap) {
@@ -192,6 +228,7 @@ static int on_commit(struct spool_reader *r, struct r_core *c, const struct r_se
 		r_entry_free(e);
 		return 0;
 	}
+	apply_meta(e);
 	e->pub.commit_seg = sg->seq;
 	e->pub.commit_end = s->off;
 	if (sg->seq < c->ck_seq || (sg->seq == c->ck_seq && s->off <= c->ck_off))
@@ -246,6 +283,9 @@ static int scan_segment(struct spool_reader *r, struct r_core *c, uint32_t segi,
 			break;
 		case SPOOL_REC_COMMIT:
 			rc = on_commit(r, c, sg, &s);
+			break;
+		case SPOOL_REC_META:
+			rc = on_meta(r, c, sg, &s);
 			break;
 		case SPOOL_REC_ABORT:
 			r_entry_free(take(r, s.hdr.key));

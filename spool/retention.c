@@ -98,14 +98,13 @@ static int seg_fd(struct spool_reader *r, unsigned core_idx, uint32_t seg)
 	return r->fd < 0 ? -errno : r->fd;
 }
 
-long spool_reader_read(struct spool_reader *r, const struct spool_entry *pe, uint64_t off,
-                       void *buf, size_t n)
+/* Reads the DATA octets (the message without added headers) from offset off. */
+static long read_data(struct spool_reader *r, struct r_entry *e, uint64_t off, void *buf, size_t n)
 {
-	struct r_entry *e = entry_of(pe);
 	uint32_t lo = 0, hi = e->next;
 	size_t done = 0;
 
-	if (off >= pe->size || n == 0)
+	if (off >= e->pub.size - e->pub.added_len || n == 0)
 		return 0;
 	while (hi - lo > 1) { /* last extent starting at or before off */
 		uint32_t mid = lo + (hi - lo) / 2;
@@ -130,6 +129,41 @@ long spool_reader_read(struct spool_reader *r, const struct spool_entry *pe, uin
 		if ((size_t)got != k)
 			return -EIO; /* the segment shrank or was deleted */
 		done += k;
+	}
+	return (long)done;
+}
+
+/*
+ * The stored message is the Received: field, then the added headers of the META record (held
+ * in memory), then the rest of the DATA octets.
+ */
+long spool_reader_read(struct spool_reader *r, const struct spool_entry *pe, uint64_t off,
+                       void *buf, size_t n)
+{
+	struct r_entry *e = entry_of(pe);
+	uint64_t rl = pe->received_len, al = pe->added_len;
+	size_t done = 0;
+	long got;
+
+	while (done < n && off < pe->size) {
+		size_t want = n - done;
+
+		if (off < rl) {
+			want = rl - off < want ? (size_t)(rl - off) : want;
+			got = read_data(r, e, off, (char *)buf + done, want);
+		} else if (off - rl < al) {
+			want = al - (off - rl) < want ? (size_t)(al - (off - rl)) : want;
+			memcpy((char *)buf + done, e->meta.headers.p + (off - rl), want);
+			got = (long)want;
+		} else {
+			got = read_data(r, e, off - al, (char *)buf + done, want);
+		}
+		if (got < 0)
+			return got;
+		if (got == 0)
+			break;
+		done += (size_t)got;
+		off += (uint64_t)got;
 	}
 	return (long)done;
 }

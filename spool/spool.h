@@ -11,6 +11,7 @@
  *	spool_msg_append(&w, m, p, n);         // body spans as they arrive (copied, streamed)
  *	spool_msg_commit(&w, m, cb, arg);      // cb(arg, 0, queue_id) only after the flush
  *	                                       // that covers the whole record has completed
+ *	spool_msg_commit_meta(&w, m, &meta, cb, arg); // or: with the end-of-data verdict
  *	spool_msg_abort(&w, m);                // RSET / disconnect / rejected: never visible
  *	// in the core's loop:
  *	spool_writer_poll(&w, now_us);         // submits due batches (size or age)
@@ -120,6 +121,25 @@ struct spool_msg *spool_msg_begin(struct spool_writer *w, const struct spool_env
 const char *spool_msg_queue_id(const struct spool_msg *m);
 int spool_msg_append(struct spool_writer *w, struct spool_msg *m, const void *p, size_t n);
 int spool_msg_commit(struct spool_writer *w, struct spool_msg *m, spool_commit_cb cb, void *arg);
+
+/*
+ * What is known only at the end of the message (the body verdict): it replaces the envelope's
+ * verdict and tags for readers; headers (CRLF-ended lines, may be empty) are shown right after
+ * the Received: field; quarantine marks the message to be kept apart.
+ */
+struct spool_commit_meta {
+	struct spool_str verdict;
+	struct spool_str tags;
+	struct spool_str headers;
+	uint8_t quarantine;
+};
+/*
+ * spool_msg_commit() preceded by a META record holding meta (meta NULL: same as commit). Like
+ * append, -EAGAIN when no buffer has room (nothing done: retry after the next spool CQE);
+ * -E2BIG when meta exceeds 64 KiB; -EINVAL when m is not open.
+ */
+int spool_msg_commit_meta(struct spool_writer *w, struct spool_msg *m,
+                          const struct spool_commit_meta *meta, spool_commit_cb cb, void *arg);
 void spool_msg_abort(struct spool_writer *w, struct spool_msg *m);
 
 /* Submit due batches; returns the number of SQEs submitted or -errno. */
@@ -178,9 +198,11 @@ struct spool_reader;
 struct spool_entry {
 	char queue_id[SPOOL_QUEUE_ID_MAX];
 	unsigned core;
-	uint64_t size;                  /* octets of the stored message, Received: included */
-	uint32_t crc;                   /* CRC32C of those octets */
+	uint64_t size;                  /* octets of the stored message: Received: + added + DATA */
+	uint32_t crc;                   /* CRC32C of the DATA octets (added headers excluded) */
 	uint32_t received_len;          /* octets of the Received: field at the start */
+	uint32_t added_len;             /* octets of added headers after it (META), in size */
+	uint8_t quarantine;             /* META: keep apart */
 	struct spool_envelope env;      /* strings point into reader memory, valid until close */
 	uint64_t first_seg, commit_seg; /* segment numbers of its first record and commit marker */
 	uint64_t commit_end;            /* file offset just past the commit marker */

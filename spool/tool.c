@@ -17,6 +17,8 @@
  * envelope, as in list --json). With --maildir, OUTDIR becomes a Maildir (tmp/, new/, cur/)
  * and each message goes to new/ as TIME.ID.HOST with "Return-Path: <from>" first and CRLF line
  * ends turned into LF (the Maildir convention); files are written in tmp/ and renamed.
+ * Quarantined messages (commit-time flag) go to OUTDIR/quarantine/ instead (a Maildir of its
+ * own with --maildir). list shows " verdict=V" and " quarantine" when set.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -81,7 +83,11 @@ static int cmd_list(struct spool_reader *r, int json)
 			text_str(stdout, e->env.rcpt[k]);
 			fputc('>', stdout);
 		}
-		fputc('\n', stdout);
+		if (e->env.verdict.n) {
+			fputs(" verdict=", stdout);
+			text_str(stdout, e->env.verdict);
+		}
+		fputs(e->quarantine ? " quarantine\n" : "\n", stdout);
 	}
 	if (json)
 		fputs("]\n", stdout);
@@ -172,12 +178,14 @@ static int write_file(struct spool_reader *r, const struct spool_entry *e, const
 	return rc;
 }
 
-static int export_one(struct spool_reader *r, const struct spool_entry *e, const char *dir,
+static int export_one(struct spool_reader *r, const struct spool_entry *e, const char *top,
                       int maildir)
 {
-	char p[4500], q[4500], host[256] = "localhost";
+	char p[4500], q[4500], host[256] = "localhost", dir[4200];
 	FILE *f;
 	int rc;
+
+	snprintf(dir, sizeof(dir), e->quarantine ? "%s/quarantine" : "%s", top);
 
 	if (maildir) {
 		gethostname(host, sizeof(host) - 1);
@@ -203,11 +211,11 @@ static int export_one(struct spool_reader *r, const struct spool_entry *e, const
 	return fclose(f) == 0 ? 0 : -errno;
 }
 
-static int cmd_export(struct spool_reader *r, const char *dir, int maildir)
+/* Creates dir (and tmp/, new/, cur/ for a Maildir); 0 or 1 after printing why. */
+static int make_out_dir(const char *dir, int maildir)
 {
 	static const char *const sub[] = {"tmp", "new", "cur"};
-	char p[4200];
-	size_t n = spool_reader_count(r);
+	char p[4300];
 
 	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
 		fprintf(stderr, "sluice-spool: %s: %s\n", dir, strerror(errno));
@@ -220,6 +228,21 @@ static int cmd_export(struct spool_reader *r, const char *dir, int maildir)
 			return 1;
 		}
 	}
+	return 0;
+}
+
+static int cmd_export(struct spool_reader *r, const char *dir, int maildir)
+{
+	char p[4200];
+	size_t n = spool_reader_count(r), nq = 0;
+
+	if (make_out_dir(dir, maildir) != 0)
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		nq += spool_reader_entry(r, i)->quarantine;
+	snprintf(p, sizeof(p), "%s/quarantine", dir);
+	if (nq && make_out_dir(p, maildir) != 0)
+		return 1;
 	for (size_t i = 0; i < n; i++) {
 		const struct spool_entry *e = spool_reader_entry(r, i);
 		int rc = export_one(r, e, dir, maildir);

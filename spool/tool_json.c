@@ -12,7 +12,7 @@
  *
  * Object keys: id, core, time (RFC 3339 UTC), time_us, client ("IP:port", "[IPv6]:port"),
  * client_name, helo, ehlo, tls, from, mail_params, recipients (array), rcpt_params (array,
- * same order), size (octets stored, Received: included), received_len, verdict, tags.
+ * same order), size (octets stored, Received: included), received_len, verdict, tags, quarantine.
  */
 #include <string.h>
 
@@ -134,5 +134,6 @@ void tool_json_entry(FILE *f, const struct spool_entry *e)
 	        e->received_len);
 	key_str(f, "verdict", env->verdict);
 	key_str(f, "tags", env->tags);
+	fprintf(f, ",\"quarantine\":%s", e->quarantine ? "true" : "false");
 	fputc('}', f);
 }

@@ -554,3 +554,26 @@ int spool_writer_close(struct spool_writer *w)
 	free_writer(w);
 	return rc;
 }
+
+int spool_msg_commit_meta(struct spool_writer *w, struct spool_msg *m,
+                          const struct spool_commit_meta *meta, spool_commit_cb cb, void *arg)
+{
+	size_t len;
+	uint8_t *h;
+
+	if (!meta)
+		return spool_msg_commit(w, m, cb, arg);
+	if (m->state != MSG_OPEN)
+		return -EINVAL;
+	len = spool_meta_size(meta);
+	if (len > SPOOL_META_MAX)
+		return -E2BIG;
+	if (!m->err) { /* after a failure the META is pointless: the commit reports the error */
+		h = spool_rec_place(w, m, len);
+		if (!h)
+			return -EAGAIN;
+		spool_meta_encode(h + SPOOL_REC_HDR, meta);
+		spool_rec_seal(h, SPOOL_REC_META, m->key, (uint32_t)len);
+	}
+	return spool_msg_commit(w, m, cb, arg);
+}

@@ -9,7 +9,10 @@ short sleeps (so it spans many TCP segments and reads) refused after the end of 
 in the spool; the same pattern split across two BDAT chunks; a tempfail (4xx); a discard
 (250, nothing stored); a header rule matching a folded header; an accepted message stored
 byte for byte; and SIGHUP with a broken rules file: the error is logged and the old rules
-still apply; a good file then replaces them. Skips (77) when sluiced has no --policy."""
+still apply; a good file then replaces them. The commit-time metadata in the spool: a tag
+rule's header line comes right after the Received: field in `sluice-spool cat`, `list --json`
+shows the end-of-data verdict and the matched rule ids, and a quarantined message is marked
+"quarantine": true (and exported under quarantine/). Skips (77) when sluiced has no --policy."""
 
 import os
 import signal
@@ -25,6 +28,8 @@ rule grey     mail   /^grey@/          tempfail 451 4.7.1 "Greylisted, retry lat
 rule drop     mail   /^dropme@/        discard
 rule body1    body   "VIAGRA-XYZZY"    reject 554 5.7.1 "Body pattern refused"
 rule folded   header:X-Fold /alpha beta/ reject 550 5.7.1 "Folded header refused"
+rule tagit    subject /tag-me-please/  tag "X-Tagged: yes"
+rule quar     body   "QUARANTINE-XYZZY" quarantine
 '''
 
 BROKEN = RULES + 'rule oops bdy /x/ reject\n'
@@ -164,6 +169,43 @@ def check_accepted(t, port, sp):
             'the accepted message is stored byte for byte', [len(e.content) for e in got])
 
 
+def check_tagged(t, port, sp):
+    tid = h.new_id()
+    msg = h.make_message(tid, subject='tag-me-please')
+    qid = h.send_get_id(port, 'fine@good.example', ['alice@dest.example'], msg)
+    t.check(qid is not None, 'a message matching a tag rule is stored: 250 queued as ID', qid)
+    got = sp.by_test_id(sp.load()).get(tid, [])
+    t.require(len(got) == 1, 'the tagged message is stored once', got)
+    e = got[0]
+    t.check(e.content == b'X-Tagged: yes\r\n' + msg,
+            'sluice-spool cat: the tag header line right after Received:, then the message',
+            e.content[:200])
+    t.check(e.raw.get('verdict') == 'pass' and e.raw.get('tags') == 'tagit',
+            'list --json: the end-of-data verdict and the matched rule ids', e.raw)
+    t.check(e.raw.get('quarantine') is False, 'list --json: "quarantine": false', e.raw)
+    t.check(e.raw.get('size') == len(e.received) + len(e.content),
+            'size counts the added header line', (e.raw.get('size'), len(e.received)))
+
+
+def check_quarantine(t, port, sp):
+    tid = h.new_id()
+    msg = h.make_message(tid, subject='quarantine', body=b'x QUARANTINE-XYZZY y\r\n')
+    qid = h.send_get_id(port, 'fine@good.example', ['alice@dest.example'], msg)
+    t.check(qid is not None, 'a quarantined message gets 250 queued as ID', qid)
+    got = sp.by_test_id(sp.load()).get(tid, [])
+    t.require(len(got) == 1, 'the quarantined message is stored once', got)
+    e = got[0]
+    t.check(e.raw.get('quarantine') is True and e.raw.get('verdict') == 'quarantine' and
+            e.raw.get('tags') == 'quar', 'list --json: quarantined, verdict and rule id', e.raw)
+    t.check(e.content == msg, 'the quarantined message is stored byte for byte', len(e.content))
+    out = os.path.join(h.tempdir(), 'qexport')
+    r = sp.run('export', out)
+    t.check(r.returncode == 0 and
+            os.path.exists(os.path.join(out, 'quarantine', f'{e.id}.eml')) and
+            not os.path.exists(os.path.join(out, f'{e.id}.eml')),
+            'export puts the quarantined message under quarantine/', r.stderr[-500:])
+
+
 def mail_reply(port, sender):
     c = session(port)
     r = c.command(f'MAIL FROM:<{sender}>')
@@ -213,6 +255,8 @@ def run(t):
     check_discard(t, d.port, sp)
     check_folded(t, d.port, sp)
     check_accepted(t, d.port, sp)
+    check_tagged(t, d.port, sp)
+    check_quarantine(t, d.port, sp)
     check_reload(t, d, path)
     d.stop_and_check()
 
