@@ -463,7 +463,8 @@ class Spool:
         datas = []
         for e in entries:
             try:
-                with open(os.path.join(out, f'{e.id}.eml'), 'rb') as f:
+                sub = 'quarantine' if e.raw.get('quarantine') else ''
+                with open(os.path.join(out, sub, f'{e.id}.eml'), 'rb') as f:
                     datas.append(f.read())
             except OSError as err:
                 self.t.require(False, 'export writes OUTDIR/ID.eml for every listed message',

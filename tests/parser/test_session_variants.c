@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_session_variants.c - the session gives identical replies and events with every DATA
- * scanner variant (scalar, SSE4.2, AVX2: whatever smtp_scan_impls() says this CPU runs).
+ * scanner variant (scalar, SSE4.2, AVX2, AVX-512: whatever smtp_scan_impls() says this CPU runs).
  *
  * The variant is chosen once per process (smtp_scan_select(), forced by SLUICE_SCAN), so the
  * test runs itself once per variant ("--child": run the corpus, print every reply stream and
