@@ -337,8 +337,8 @@ static void ready_line(struct daemon *d)
 	for (unsigned j = 0; j < d->conf.w[0].nlisten && len < sizeof(buf) - 80; j++)
 		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", j ? " " : "",
 		                        d->conf.w[0].listen[j].text);
-	fprintf(stderr, "sluiced: ready: listening on %s; %u worker%s, backend %s%s%s\n", buf,
-	        d->n, d->n == 1 ? "" : "s", backend_ops(d)->name,
+	fprintf(stderr, "sluiced: ready: listening on %s; %u worker%s, backend %s%s%s\n", buf, d->n,
+	        d->n == 1 ? "" : "s", backend_ops(d)->name,
 	        d->conf.metrics_on ? ", metrics on " : "",
 	        d->conf.metrics_on ? d->conf.metrics.text : "");
 	if (d->use_syslog)

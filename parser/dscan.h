@@ -50,9 +50,9 @@ struct smtp_span {
 
 /* Zero-initialise at the start of each DATA body, then set normalize and max_line. */
 struct smtp_dscan {
-	uint8_t state;	   /* internal: position relative to line start / CR / dot */
+	uint8_t state;     /* internal: position relative to line start / CR / dot */
 	uint8_t normalize; /* bare CR/LF -> CRLF */
-	uint16_t flags;	   /* enum dscan_flag */
+	uint16_t flags;    /* enum dscan_flag */
 	uint32_t line_len; /* octets of the current line so far */
 	uint32_t max_line; /* octets excluding CRLF; 0 = no limit */
 };
@@ -63,16 +63,16 @@ struct smtp_dscan {
  * consumed) or when out filled up (call again with the rest). cap must be >= 2.
  */
 typedef size_t (*smtp_dscan_fn)(struct smtp_dscan *st, const char *p, size_t n,
-				struct smtp_span *out, unsigned cap, unsigned *nout);
+                                struct smtp_span *out, unsigned cap, unsigned *nout);
 
 size_t smtp_dscan_scalar(struct smtp_dscan *st, const char *p, size_t n, struct smtp_span *out,
-			 unsigned cap, unsigned *nout);
+                         unsigned cap, unsigned *nout);
 size_t smtp_dscan_sse42(struct smtp_dscan *st, const char *p, size_t n, struct smtp_span *out,
-			unsigned cap, unsigned *nout);
+                        unsigned cap, unsigned *nout);
 size_t smtp_dscan_avx2(struct smtp_dscan *st, const char *p, size_t n, struct smtp_span *out,
-		       unsigned cap, unsigned *nout);
+                       unsigned cap, unsigned *nout);
 size_t smtp_dscan_avx512(struct smtp_dscan *st, const char *p, size_t n, struct smtp_span *out,
-			 unsigned cap, unsigned *nout);
+                         unsigned cap, unsigned *nout);
 
 /*
  * Find the first LF in p[0 .. n); returns its offset, or n if there is none. Used for
@@ -109,7 +109,7 @@ const struct smtp_scan_impl *smtp_scan_select(void);
  * and getenv() work out of the first session).
  */
 size_t smtp_dscan(struct smtp_dscan *st, const char *p, size_t n, struct smtp_span *out,
-		  unsigned cap, unsigned *nout);
+                  unsigned cap, unsigned *nout);
 size_t smtp_find_lf(const char *p, size_t n);
 
 #endif

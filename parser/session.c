@@ -2,9 +2,9 @@
 /*
  * session.c - the SMTP session: input loop, command-line framing, decisions, closing.
  *
- * Public functions (smtp.h): smtp_session_start, smtp_session_start_refused, smtp_input, smtp_resolve, smtp_session_end,
- * smtp_state_name. Private helpers used by the other engine files (session-int.h):
- * smtp_ev_push, smtp_error, smtp_close, smtp_tx_abort, smtp_tx_clear, smtp_panic.
+ * Public functions (smtp.h): smtp_session_start, smtp_session_start_refused, smtp_input,
+ * smtp_resolve, smtp_session_end, smtp_state_name. Private helpers used by the other engine files
+ * (session-int.h): smtp_ev_push, smtp_error, smtp_close, smtp_tx_abort, smtp_tx_clear, smtp_panic.
  *
  * Command lines: only CRLF ends one. A line ended by a bare LF is consumed to that LF and
  * answered "500 5.5.2" (counts as an error), so the session stays in step with the client. A

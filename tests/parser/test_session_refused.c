@@ -35,8 +35,8 @@ static const struct refused_case cases[] = {
 static int failures;
 
 /* Feed input in pieces of `step` bytes (0: all at once); collect the codes. */
-static int run(const struct refused_case *tc, size_t step, char *codes, size_t cap,
-               char *first, size_t fcap)
+static int run(const struct refused_case *tc, size_t step, char *codes, size_t cap, char *first,
+               size_t fcap)
 {
 	static char reply[1 << 16];
 	struct smtp_event ev[8];
@@ -69,7 +69,8 @@ static int run(const struct refused_case *tc, size_t step, char *codes, size_t c
 		if ((i == 0 || reply[i - 1] == '\n') && reply[i + 3] == ' ') {
 			if (w + 5 >= cap)
 				return -1;
-			w += (size_t)snprintf(codes + w, cap - w, "%s%.3s", w ? "," : "", reply + i);
+			w +=
+			    (size_t)snprintf(codes + w, cap - w, "%s%.3s", w ? "," : "", reply + i);
 		}
 	}
 	snprintf(first, fcap, "%.*s", (int)(strchr(reply, '\n') - reply + 1), reply);
