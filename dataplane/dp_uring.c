@@ -305,8 +305,7 @@ static void dispatch(struct dp_worker *w, struct dp_uring *u, const struct io_ur
 	uint64_t ud = cqe->user_data;
 
 	if (SPOOL_UD_IS(ud)) {
-		spool_writer_cqe(w->spool, cqe); /* commit callbacks run from here */
-		w->spool_progress = 1;
+		dp_worker_cqe(w, cqe);
 		return;
 	}
 	switch (DP_UD_KIND(ud)) {
@@ -322,14 +321,8 @@ static void dispatch(struct dp_worker *w, struct dp_uring *u, const struct io_ur
 	case DP_UD_CLOSE:
 		on_close(w, DP_UD_PTR(ud));
 		break;
-	case DP_UD_CTL:
-		dp_worker_control(w);
-		break;
-	case DP_UD_LOG:
-		dp_log_cqe(&w->log, &w->ring, cqe);
-		break;
 	default:
-		w->inflight_misc--;
+		dp_worker_cqe(w, cqe); /* spool, control, log */
 		break;
 	}
 }

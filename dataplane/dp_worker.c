@@ -537,6 +537,28 @@ int dp_worker_request(struct dp_worker *w, uint32_t req, struct dp_reload *r)
 	return 0;
 }
 
+void dp_worker_cqe(struct dp_worker *w, const struct io_uring_cqe *cqe)
+{
+	uint64_t ud = cqe->user_data;
+
+	if (SPOOL_UD_IS(ud)) {
+		spool_writer_cqe(w->spool, cqe); /* commit callbacks run from here */
+		w->spool_progress = 1;
+		return;
+	}
+	switch (DP_UD_KIND(ud)) {
+	case DP_UD_CTL:
+		dp_worker_control(w);
+		break;
+	case DP_UD_LOG:
+		dp_log_cqe(&w->log, &w->ring, cqe);
+		break;
+	default:
+		w->inflight_misc--;
+		break;
+	}
+}
+
 void dp_worker_control(struct dp_worker *w)
 {
 	uint32_t req = __atomic_exchange_n(&w->ctl_req, 0, __ATOMIC_ACQUIRE);

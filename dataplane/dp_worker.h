@@ -246,6 +246,12 @@ static inline int dp_worker_done(const struct dp_worker *w)
 int dp_worker_request(struct dp_worker *w, uint32_t req, struct dp_reload *r);
 /* Worker side: handle posted requests (called when the control eventfd fires). */
 void dp_worker_control(struct dp_worker *w);
+/*
+ * Worker side: handle a completion every backend shares — spool (SPOOL_UD_TAG: commit callbacks
+ * run from here), control, log — and count any other kind as a finished miscellaneous request.
+ * Backends handle their own kinds first and pass the rest here.
+ */
+void dp_worker_cqe(struct dp_worker *w, const struct io_uring_cqe *cqe);
 
 /* Sum counters of n workers into out (for metrics). */
 void dp_counters_sum(struct dp_worker *const *w, unsigned n, struct dp_counters *out);

@@ -349,35 +349,13 @@ static void dpdk_stop(struct dp_worker *w)
 		             ntohs(((const struct sockaddr_in *)&wc->listen[j].ss)->sin_port));
 }
 
-static void ring_dispatch(struct dp_worker *w, const struct io_uring_cqe *cqe)
-{
-	uint64_t ud = cqe->user_data;
-
-	if (SPOOL_UD_IS(ud)) {
-		spool_writer_cqe(w->spool, cqe); /* commit callbacks run from here */
-		w->spool_progress = 1;
-		return;
-	}
-	switch (DP_UD_KIND(ud)) {
-	case DP_UD_CTL:
-		dp_worker_control(w);
-		break;
-	case DP_UD_LOG:
-		dp_log_cqe(&w->log, &w->ring, cqe);
-		break;
-	default:
-		w->inflight_misc--;
-		break;
-	}
-}
-
 static unsigned ring_reap(struct dp_worker *w)
 {
 	struct io_uring_cqe *cqes[DP_CQE_BATCH];
 	unsigned n = io_uring_peek_batch_cqe(&w->ring, cqes, DP_CQE_BATCH);
 
 	for (unsigned i = 0; i < n; i++)
-		ring_dispatch(w, cqes[i]);
+		dp_worker_cqe(w, cqes[i]);
 	io_uring_cq_advance(&w->ring, n);
 	return n;
 }
